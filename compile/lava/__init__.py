@@ -1,0 +1,1 @@
+"""Lowering of fixed-point IR networks to Lava process graphs."""

@@ -1,0 +1,9 @@
+"""neurograph's own Lava processes, each with its fixed-point ProcessModel.
+
+Lava finds ProcessModels by executing every module in the directory of a
+Process's module, so this package holds process modules and nothing else.
+"""
+from neurograph.compile.lava.processes.graph_conv import GraphConv
+from neurograph.compile.lava.processes.io import MembraneReadout, SpikeRecorder, SpikeSource
+
+__all__ = ["GraphConv", "MembraneReadout", "SpikeRecorder", "SpikeSource"]

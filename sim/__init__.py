@@ -1,0 +1,1 @@
+"""neurograph.sim: run compiled networks (reference executor, Lava), count events, report."""
