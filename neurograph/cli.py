@@ -1,0 +1,162 @@
+"""neurograph command line: demo | train | compile | simulate | report.
+
+    neurograph demo                       train -> compile -> simulate -> report on Cora
+    neurograph train --dataset cora --out runs/cora/model.pt
+    neurograph compile runs/cora/model.pt --out runs/cora
+    neurograph simulate runs/cora/network.npz --out runs/cora
+    neurograph report runs/cora
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from neurograph.config import RunConfig
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    d = RunConfig()
+    p.add_argument("--dataset", default=d.data.name, help="cora | citeseer | pubmed | synthetic (default: %(default)s)")
+    p.add_argument("--data-root", default=None, help="folder holding Planetoid/<Name>/raw (default: ../shared/datasets)")
+    p.add_argument("--model", default=d.model.name, help="gcsnn (default)")
+    p.add_argument("--hidden", type=int, default=d.model.hidden)
+    p.add_argument("--layers", type=int, default=d.model.layers)
+    p.add_argument("--steps", type=int, default=d.model.num_steps, help="T, input time steps (default: %(default)s)")
+    p.add_argument("--neuron", default=d.model.neuron, choices=["if", "lif"])
+    p.add_argument("--leak", type=float, default=d.model.leak, help="LIF leak per step, 0..1")
+    p.add_argument("--coding", default=d.model.coding, choices=["bernoulli", "deterministic"])
+    p.add_argument("--no-stfn", action="store_true", help="train without STFN")
+    p.add_argument("--dropout", type=float, default=d.model.dropout)
+    p.add_argument("--epochs", type=int, default=d.train.epochs)
+    p.add_argument("--lr", type=float, default=d.train.lr)
+    p.add_argument("--weight-decay", type=float, default=d.train.weight_decay)
+    p.add_argument("--seed", type=int, default=d.train.seed)
+    p.add_argument("--chip", default=d.chip.name, help="energy constants: loihi1 | loihi2 (default: %(default)s)")
+
+
+def _config(args) -> RunConfig:
+    cfg = RunConfig()
+    cfg.data.name, cfg.data.root = args.dataset, args.data_root
+    m = cfg.model
+    m.name, m.hidden, m.layers, m.num_steps, m.neuron = args.model, args.hidden, args.layers, args.steps, args.neuron
+    m.leak, m.coding, m.stfn, m.dropout = args.leak, args.coding, not args.no_stfn, args.dropout
+    t = cfg.train
+    t.epochs, t.lr, t.weight_decay, t.seed = args.epochs, args.lr, args.weight_decay, args.seed
+    cfg.chip.name = args.chip
+    return cfg
+
+
+def cmd_train(args) -> None:
+    from neurograph.pipeline import train
+    cfg = _config(args)
+    training = train(cfg, args.out, baseline=not args.no_baseline)
+    print(json.dumps(training["accuracy"], indent=2))
+    print(f"saved {args.out}")
+
+
+def cmd_compile(args) -> None:
+    from neurograph.pipeline import compile_checkpoint
+    result = compile_checkpoint(args.checkpoint, args.out)
+    for name, q in result["quantization"].items():
+        print(f"{name}: activation scale {q['activation_scale']:.1f}, weight exp {q['weight_exp']}, "
+              f"adjacency exp {q['adjacency_exp']}, vth {q['vth']}, payload {q['payload_bits']} bits")
+    print(f"saved {result['paths']['fixed']} and {result['paths']['float']}")
+
+
+def cmd_simulate(args) -> None:
+    from neurograph.sim.steps import simulate
+    summary = simulate(args.network, args.out, engine=args.engine, lowering=args.lowering)
+    print(json.dumps({k: summary[k] for k in ("accuracy", "fidelity", "seconds")}, indent=2))
+
+
+def cmd_report(args) -> None:
+    from neurograph.sim.report import render_markdown
+    from neurograph.sim.steps import report
+    print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table)))
+    print(f"wrote {Path(args.run_dir) / 'report.json'} and report.md")
+
+
+def cmd_demo(args) -> None:
+    from neurograph.pipeline import compile_checkpoint, train
+    from neurograph.sim.report import render_markdown
+    from neurograph.sim.steps import report, simulate
+    cfg = _config(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(cfg.to_json())
+    start = time.perf_counter()
+    print(f"[1/4] train GC-SNN and its GCN baseline on {cfg.data.name}")
+    train(cfg, out / "model.pt")
+    print("[2/4] compile: export -> fold STFN -> quantize to Loihi fixed point")
+    compile_checkpoint(out / "model.pt", out)
+    print("[3/4] simulate on Lava (fixed_pt) and on the bit-exact reference")
+    simulate(out / "network.npz", out, engine="lava", lowering=args.lowering)
+    print("[4/4] report")
+    result = report(out, chip=cfg.chip.name)
+    print()
+    print(render_markdown(result))
+    acc, fid = result["accuracy"], result["fidelity"]
+    print("Summary")
+    for name, value in acc["float_models"].items():
+        print(f"  {name:<8} float test accuracy        {100 * value:6.2f}%")
+    print(f"  deployed on Lava test accuracy     {100 * acc['lava']:6.2f}%")
+    print(f"  Lava vs reference spike agreement  {100 * fid['spike_agreement']['all']:6.2f}%")
+    print(f"  ANN/SNN energy ratio (45 nm)       {result['energy']['ratios']['ann_over_snn_45nm']:6.2f}x")
+    print(f"  total time {time.perf_counter() - start:.0f} s; artifacts in {out}/")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurograph", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="train, compile, simulate and report in one go")
+    _add_config_args(p)
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train a graph SNN (and its GCN baseline)")
+    _add_config_args(p)
+    p.add_argument("--out", default="runs/model.pt")
+    p.add_argument("--no-baseline", action="store_true", help="skip the GCN baseline")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compile", help="export, fold and quantize a checkpoint to network.npz")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", default="runs")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("simulate", help="run a compiled network on Lava and the reference")
+    p.add_argument("network")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--engine", default="lava", choices=["lava", "reference"])
+    p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("report", help="count events, price them, write report.json and report.md")
+    p.add_argument("run_dir")
+    p.add_argument("--chip", default="loihi1")
+    p.add_argument("--energy-table", default=None, help="JSON file of per-event energies (overrides --chip)")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv=None) -> int:
+    from neurograph.compile.artifact import ArtifactError
+    from neurograph.compile.ir import IRError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ArtifactError, IRError, FileNotFoundError, ValueError) as exc:   # incl. missing datasets
+        print(f"neurograph {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

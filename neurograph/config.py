@@ -1,0 +1,88 @@
+"""One configuration object per run, saved with every artifact.
+
+A :class:`RunConfig` says how a result was made: model, dataset, time window,
+training, quantization and chip. It round-trips through JSON, so checkpoints,
+compiled networks and reports all carry the same record.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+
+@dataclass
+class ModelConfig:
+    name: str = "gcsnn"            # gcsnn | gcn
+    hidden: int = 64
+    layers: int = 2                # graph convolutions, the last one feeds the readout
+    neuron: str = "if"             # if | lif
+    leak: float = 0.0              # LIF: fraction of V lost per step (IF: 0)
+    threshold: float = 1.0
+    num_steps: int = 8             # T: time steps carrying input spikes
+    coding: str = "bernoulli"      # spike coding of node features
+    stfn: bool = True              # spatial-temporal feature normalization on hidden layers
+    dropout: float = 0.5
+    surrogate_width: float = 1.0   # rectangular surrogate gradient: 1/w on |V - threshold| < w/2
+
+
+@dataclass
+class DataConfig:
+    name: str = "cora"             # cora | citeseer | pubmed | synthetic
+    root: Optional[str] = None     # raw datasets (default: ../shared/datasets beside the repo)
+    cache: str = ".cache/datasets" # writable copy where PyG puts processed files
+    # synthetic graph (contextual stochastic block model)
+    num_nodes: int = 600
+    num_classes: int = 4
+    num_features: int = 32
+    avg_degree: float = 6.0
+    homophily: float = 0.8
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    seed: int = 0                  # parameters, dropout and training spike samples
+    input_seed: int = 1234         # the deployed input spike trains (evaluation, compile, simulate)
+
+
+@dataclass
+class QuantConfig:
+    target_threshold: int = 4096   # aim for vth near this (resolution of 1/vth of the threshold)
+    headroom: float = 2.0          # keep calibrated |a_in| and |V| this far below their bit limits
+
+
+@dataclass
+class ChipConfig:
+    name: str = "loihi1"           # energy/limits table, see neurograph.sim.energy
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        parts = {}
+        for f in fields(cls):
+            sub = f.default_factory
+            known = {g.name for g in fields(sub)}
+            values = d.get(f.name, {})
+            unknown = set(values) - known
+            if unknown:
+                raise ValueError(f"unknown {f.name} settings {sorted(unknown)}; known: {sorted(known)}")
+            parts[f.name] = sub(**values)
+        return cls(**parts)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)

@@ -1,0 +1,110 @@
+"""GC-SNN: graph convolutional spiking network (Xu et al., arXiv 2407.20508).
+
+    spike-coded features -> [SpikingGraphConv -> STFN -> IF/LIF] x (layers-1)
+                         -> SpikingGraphConv -> membrane readout
+
+The readout is a non-spiking integrator: logits are its membrane potential at the
+end of the window, V = sum_t (I_t + b), divided by the number of steps. (The paper
+reads out mean spike counts; an integrator avoids ties between classes at small T
+and maps onto one compartment per class on the chip.) Every layer runs for the
+full deployed window: T input steps plus GRAPH_CONV_DELAY per layer to flush.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neurograph.config import ModelConfig
+from neurograph.encoding import encode, encode_events
+from neurograph.layers import GRAPH_CONV_DELAY, SpikingGraphConv, sparse_dropout, sparse_spikes
+from neurograph.neurons import run_neurons
+from neurograph.norm import STFN
+
+
+class GCSNN(nn.Module):
+    spiking = True
+
+    def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
+        super().__init__()
+        if cfg.layers < 1:
+            raise ValueError(f"layers must be >= 1, got {cfg.layers}")
+        if cfg.neuron not in ("if", "lif"):
+            raise ValueError(f"neuron must be 'if' or 'lif', got {cfg.neuron!r}")
+        self.cfg = cfg
+        self.leak = cfg.leak if cfg.neuron == "lif" else 0.0
+        dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
+        self.convs = nn.ModuleList(SpikingGraphConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        hidden = dims[1:-1]
+        if cfg.stfn:
+            self.norms = nn.ModuleList(STFN(num_nodes, f, cfg.threshold) for f in hidden)
+        else:
+            self.biases = nn.ParameterList(nn.Parameter(torch.zeros(f)) for f in hidden)
+        self.readout_bias = nn.Parameter(torch.zeros(num_classes))
+        self.trace: Dict[str, dict] = {}
+        self._input_cache = {}
+
+    @property
+    def run_steps(self) -> int:
+        return self.cfg.num_steps + GRAPH_CONV_DELAY * len(self.convs)
+
+    def hidden_bias(self, layer: int) -> torch.Tensor:
+        """The per-neuron bias of hidden layer `layer` in its deployed (frozen) form."""
+        return self.norms[layer].folded()[2] if self.cfg.stfn else self.biases[layer][None, :]
+
+    def encode(self, x: torch.Tensor, seed: int) -> torch.Tensor:
+        """The input raster for `seed`, as a sparse (T * N, F) tensor."""
+        events = encode_events(x.numpy(), self.cfg.num_steps, seed, self.cfg.coding)
+        return sparse_spikes(events, x.shape[0], x.shape[1], self.cfg.num_steps)
+
+    def _dropout(self, s: torch.Tensor) -> torch.Tensor:
+        if s.is_sparse:
+            return sparse_dropout(s, self.cfg.dropout, self.training)
+        return F.dropout(s, self.cfg.dropout, self.training)
+
+    def forward(self, spikes: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        """spikes: input raster, (T, N, F) or sparse (T * N, F). Returns logits (N, C) = readout V / run_steps."""
+        steps, s = self.run_steps, spikes
+        record = not self.training
+        if record:
+            self.trace = {}
+        for layer, conv in enumerate(self.convs[:-1]):
+            s = self._dropout(s)
+            current = conv(s, edge_index, edge_weight, steps)
+            y = self.norms[layer](current) if self.cfg.stfn else current + self.biases[layer]
+            s, v_max = run_neurons(y, self.cfg.threshold, self.leak, self.cfg.surrogate_width)
+            if record:
+                self.trace[f"if{layer + 1}"] = {"max_abs_input": float((y - self.hidden_bias(layer)).abs().max()),
+                                                "max_abs_v": float(v_max), "spikes": s.detach()}
+        s = self._dropout(s)
+        current = self.convs[-1](s, edge_index, edge_weight, steps)
+        v = torch.cumsum(current + self.readout_bias, dim=0)
+        if record:
+            self.trace["readout"] = {"max_abs_input": float(current.abs().max()), "max_abs_v": float(v.abs().max())}
+        return v[-1] / steps
+
+    # ---- the two ways the training loop calls a model -------------------------------
+    def train_logits(self, graph, epoch: int, seed: int) -> torch.Tensor:
+        spikes = self.encode(graph.x, seed * 100_003 + epoch + 1)   # a fresh raster every epoch
+        return self(spikes, graph.edge_index, graph.edge_weight)
+
+    def inference_logits(self, graph, input_seed: int) -> torch.Tensor:
+        """Deployed form: freeze STFN statistics on the deployed input, then run with them."""
+        if input_seed not in self._input_cache:
+            self._input_cache = {input_seed: self.encode(graph.x, input_seed)}
+        spikes = self._input_cache[input_seed]
+        if self.cfg.stfn:
+            for norm in self.norms:
+                norm.calibrating = True
+            try:
+                self(spikes, graph.edge_index, graph.edge_weight)
+            finally:
+                for norm in self.norms:
+                    norm.calibrating = False
+        return self(spikes, graph.edge_index, graph.edge_weight)
+
+    def input_spikes(self, graph, input_seed: int) -> np.ndarray:
+        return encode(graph.x.numpy(), self.cfg.num_steps, input_seed, self.cfg.coding)

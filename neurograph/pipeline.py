@@ -1,0 +1,87 @@
+"""The train and compile steps, on files.
+
+    RunConfig --train--> model.pt (weights, config, float accuracies of the model and its GCN baseline)
+    model.pt --compile--> network.float.npz (exported, folded) + network.npz (fixed point)
+
+Simulation and reporting need no training code: see :mod:`neurograph.sim.steps`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from neurograph.compile.artifact import save_network
+from neurograph.compile.export import export_network
+from neurograph.compile.fold import fold_scales
+from neurograph.compile.quantize import quantize_network
+from neurograph.config import RunConfig
+from neurograph.data import load_graph
+from neurograph.models import build_model
+from neurograph.train import train_model
+
+CHECKPOINT_FORMAT = "neurograph.checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model checkpoint that cannot be used; the message says why."""
+
+
+def baseline_config(cfg: RunConfig) -> RunConfig:
+    """The ANN baseline for a spiking run: a GCN of the same depth in its usual setting
+    (16 hidden units, dropout 0.5), trained by the same loop on the same split."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name="gcn", hidden=16, dropout=0.5))
+
+
+def train(cfg: RunConfig, out_path, baseline: bool = True, progress: bool = True) -> dict:
+    graph = load_graph(cfg.data)
+    runs = {}
+    for run_cfg in ([cfg, baseline_config(cfg)] if baseline else [cfg]):
+        torch.manual_seed(run_cfg.train.seed)
+        model = build_model(run_cfg.model, graph)
+        result = train_model(model, graph, run_cfg, progress=progress)
+        runs[run_cfg.model.name] = (model, result)
+    model, result = runs[cfg.model.name]
+    training = {"accuracy": {name: r.accuracy["test"] for name, (_, r) in runs.items()},
+                "details": {name: {"accuracy": r.accuracy, "best_epoch": r.best_epoch, "seconds": r.seconds}
+                            for name, (_, r) in runs.items()}}
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
+                "state_dict": model.state_dict(), "training": training}, out_path)
+    return training
+
+
+def load_checkpoint(path):
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; create it with `neurograph train`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); "
+                              f"retrain with `neurograph train`") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a neurograph checkpoint")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {ckpt.get('version')}, expected "
+                              f"{CHECKPOINT_VERSION}; retrain with `neurograph train`")
+    return ckpt
+
+
+def compile_checkpoint(checkpoint_path, out_dir) -> dict:
+    """Export, fold and quantize a trained model; writes network.float.npz and network.npz."""
+    ckpt = load_checkpoint(checkpoint_path)
+    cfg = RunConfig.from_dict(ckpt["config"])
+    graph = load_graph(cfg.data)
+    model = build_model(cfg.model, graph)
+    model.load_state_dict(ckpt["state_dict"])
+    float_net = export_network(model, graph, cfg)
+    float_net.metadata["training"] = ckpt["training"]
+    folded = fold_scales(float_net)
+    fixed = quantize_network(folded, cfg.quant.target_threshold, cfg.quant.headroom)
+    out = Path(out_dir)
+    paths = {"float": save_network(folded, out / "network.float.npz"), "fixed": save_network(fixed, out / "network.npz")}
+    return {"paths": paths, "quantization": fixed.metadata["quantization"]}

@@ -1,0 +1,77 @@
+"""The simulate and report steps, on files (no training code, no torch).
+
+    network.npz (+ network.float.npz) --simulate--> simulation.json + spikes.npz
+    network.npz + simulation.json + spikes.npz --report--> report.json + report.md
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from neurograph.compile.artifact import load_network
+from neurograph.sim.counters import count_events
+from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
+from neurograph.sim.reference import SimResult, run_reference, spike_agreement
+from neurograph.sim.report import accuracy, build_report, write_report
+
+ENGINES = ("lava", "reference")
+
+
+def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused", progress: bool = True) -> dict:
+    """Run the compiled network on the reference and (engine='lava') on Lava; compare them spike for spike."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    network_path, out = Path(network_path), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    net = load_network(network_path)
+    reference = run_reference(net)
+    summary = {"engine": engine, "lowering": lowering if engine == "lava" else None,
+               "accuracy": {"fixed_reference": accuracy(reference.readout, net)},
+               "fidelity": {"saturation": reference.saturation},
+               "seconds": {"reference_run": reference.seconds["run"]}}
+    float_path = network_path.with_name(network_path.name.replace(".npz", ".float.npz"))
+    if float_path.is_file():
+        float_result = run_reference(load_network(float_path))
+        summary["accuracy"]["float_ir_reference"] = accuracy(float_result.readout, net)
+        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = float(
+            (float_result.predictions() == reference.predictions()).mean())
+    deployed = reference
+    if engine == "lava":
+        from neurograph.sim.lava_runner import run_on_lava
+        deployed = run_on_lava(net, lowering=lowering, progress=progress, chunk=max(1, net.num_steps // 20))
+        summary["accuracy"]["lava"] = accuracy(deployed.readout, net)
+        summary["fidelity"]["spike_agreement"] = spike_agreement(reference, deployed)
+        summary["fidelity"]["readout_identical"] = bool(np.array_equal(reference.readout, deployed.readout))
+        summary["seconds"].update({f"lava_{k}": v for k, v in deployed.seconds.items()})
+        summary["seconds"]["lava_per_step"] = deployed.seconds["run"] / net.num_steps
+    _save_result(deployed, out / "spikes.npz")
+    (out / "simulation.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _save_result(result: SimResult, path: Path) -> None:
+    arrays = {f"spikes.{k}": np.packbits(v, axis=-1) for k, v in result.spikes.items()}
+    np.savez_compressed(path, readout=result.readout, engine=np.array(result.engine), **arrays)
+
+
+def load_spikes(path, net) -> dict:
+    with np.load(path) as z:
+        return {k[len("spikes."):]: np.unpackbits(z[k], axis=-1, count=net.population(k[len("spikes."):]).shape[1])
+                .astype(bool) for k in z.files if k.startswith("spikes.")}
+
+
+def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None) -> dict:
+    """Count events in the simulated run, price them, and write report.json / report.md."""
+    run_dir = Path(run_dir)
+    net = load_network(network_path or run_dir / "network.npz")
+    simulation = json.loads((run_dir / "simulation.json").read_text())
+    counts = count_events(net, load_spikes(run_dir / "spikes.npz", net))
+    if chip not in ENERGY_TABLES and energy_table is None:
+        raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(ENERGY_TABLES)} or pass an energy table")
+    table = load_energy_table(energy_table) if energy_table else None
+    result = build_report(net, simulation, counts.to_dict(), energy_report(net, counts, chip, table))
+    write_report(result, run_dir)
+    return result
