@@ -48,11 +48,12 @@ def sparse_dropout(s: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         return s
     s = s.coalesce()
     keep = (torch.rand_like(s.values()) >= p).to(s.dtype) / (1.0 - p)
-    return torch.sparse_coo_tensor(s.indices(), s.values() * keep, s.shape)
+    return torch.sparse_coo_tensor(s.indices(), s.values() * keep, s.shape, check_invariants=False)
 
 
 def sparse_spikes(events, num_nodes: int, num_features: int, num_steps: int) -> torch.Tensor:
     """Spike events (steps, nodes, features) as a sparse float tensor (T * N, F)."""
     steps, nodes, feats = (torch.from_numpy(a) for a in events)
     index = torch.stack([steps * num_nodes + nodes, feats])
-    return torch.sparse_coo_tensor(index, torch.ones(index.shape[1]), (num_steps * num_nodes, num_features)).coalesce()
+    return torch.sparse_coo_tensor(index, torch.ones(index.shape[1]), (num_steps * num_nodes, num_features),
+                                   check_invariants=False).coalesce()

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -83,12 +84,16 @@ def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, c
         except BaseException as exc:
             _force_stop(proc.runtime)
             raise LavaRunError(f"the Lava run failed ({type(exc).__name__}: {exc}); its processes were "
-                               f"terminated. Lava logs a model's own traceback only at INFO level.") from exc
+                               f"terminated. Lava logs a stock model's traceback only at INFO level.") from exc
         finally:
             if bar is not None:
                 bar.close()
         seconds["run"] = time.perf_counter() - start
         proc.stop()
+        failures = sorted(Path(workdir).glob("error-*.txt"))
+        if failures:
+            raise LavaRunError("a process model failed during the Lava run (the run was completed with its "
+                               "state frozen and stopped):\n" + "\n".join(f.read_text() for f in failures))
         spikes = {}
         for name, path in built.spike_files.items():
             packed = np.load(path)

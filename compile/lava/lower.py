@@ -35,6 +35,7 @@ class LavaNetwork:
     processes: Dict[str, object]
     spike_files: Dict[str, str]          # spiking population -> .npy raster path
     readout_file: str
+    workdir: str                         # also where a failing model writes error-<name>.txt
     num_steps: int
     lowering: str
     fused: List[str] = field(default_factory=list)   # relays folded into GraphConv processes
@@ -89,7 +90,10 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
     spike_files, fused = {}, []
     fused_projections = set()
 
-    procs[net.input.name] = SpikeSource(net.input.spikes, name=net.input.name)
+    def error_path(name: str) -> str:
+        return os.path.join(workdir, f"error-{name}.txt")
+
+    procs[net.input.name] = SpikeSource(net.input.spikes, error_path=error_path(net.input.name), name=net.input.name)
     out_port[net.input.name] = procs[net.input.name].s_out
 
     for pop in net.populations:
@@ -99,7 +103,8 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
             if pair is not None:
                 dense, graph = pair
                 conv = GraphConv(weight=dense.weight, weight_exp=dense.exponent, adjacency=graph.weight,
-                                 adjacency_exp=graph.exponent, payload_bits=pop.payload_bits, name=pop.name)
+                                 adjacency_exp=graph.exponent, payload_bits=pop.payload_bits,
+                                 error_path=error_path(pop.name), name=pop.name)
                 procs[pop.name] = conv
                 fused.append(pop.name)
                 fused_projections.update({dense.name, graph.name})
@@ -114,14 +119,16 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
             procs[pop.name] = lif
             in_port[pop.name], out_port[pop.name] = lif.a_in, lif.s_out
             path = os.path.join(workdir, f"spikes_{len(spike_files)}.npy")
-            rec = SpikeRecorder(shape=shape, steps=steps, path=path, name=f"{pop.name}.recorder")
+            rec = SpikeRecorder(shape=shape, steps=steps, path=path, error_path=error_path(f"{pop.name}.recorder"),
+                                name=f"{pop.name}.recorder")
             procs[rec.name] = rec
             lif.s_out.connect(rec.a_in)
             spike_files[pop.name] = path
         else:  # integrator
             bias = np.zeros(shape, dtype=np.int64) if pop.bias is None else pop.bias
             readout = MembraneReadout(shape=shape, bias=bias, bias_exp=pop.bias_exp, leak=int(pop.leak),
-                                      steps=steps, path=os.path.join(workdir, "readout.npy"), name=pop.name)
+                                      steps=steps, path=os.path.join(workdir, "readout.npy"),
+                                      error_path=error_path(pop.name), name=pop.name)
             procs[pop.name] = readout
             in_port[pop.name] = readout.a_in
 
@@ -135,7 +142,7 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
         _connect_stock(net, pr, out_port[pr.source], in_port[pr.target], procs, Dense, Sparse)
 
     return LavaNetwork(processes=procs, spike_files=spike_files, readout_file=os.path.join(workdir, "readout.npy"),
-                       num_steps=steps, lowering=lowering, fused=fused)
+                       workdir=workdir, num_steps=steps, lowering=lowering, fused=fused)
 
 
 def _connect_stock(net: Network, pr: Projection, src, dst, procs, Dense, Sparse) -> None:

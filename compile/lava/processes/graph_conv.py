@@ -21,6 +21,8 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from neurograph.compile.lava.processes.guard import guarded
+
 
 def _shift(x, exponent):
     return np.left_shift(x, exponent) if exponent >= 0 else np.right_shift(x, -exponent)
@@ -30,12 +32,12 @@ class GraphConv(AbstractProcess):
     """s_in (N, F_in) spikes -> a_out (N, F_out) synaptic input, two steps later."""
 
     def __init__(self, weight: np.ndarray, weight_exp: int, adjacency: sp.csr_matrix, adjacency_exp: int,
-                 payload_bits: int, **kwargs):
+                 payload_bits: int, error_path: str, **kwargs):
         n = adjacency.shape[0]
         f_in, f_out = weight.shape
         super().__init__(weight=np.asarray(weight, dtype=np.int64), weight_exp=int(weight_exp),
                          adjacency=sp.csr_matrix(adjacency, dtype=np.int64), adjacency_exp=int(adjacency_exp),
-                         payload_bits=int(payload_bits), **kwargs)
+                         payload_bits=int(payload_bits), error_path=error_path, **kwargs)
         self.s_in = InPort(shape=(n, f_in))
         self.a_out = OutPort(shape=(n, f_out))
 
@@ -62,6 +64,9 @@ class PyGraphConvModel(PyLoihiProcessModel):
     def run_spk(self):
         self.a_out.send(self._out)                  # Sparse: last step's aggregation goes out first
         s = self.s_in.recv()
+        guarded(self, lambda: self._compute(s))
+
+    def _compute(self, s):
         payload = np.clip(self._relay, *self._payload_range)   # relay fires what Dense sent it
         self._out = _shift(self._adj @ payload, self._adj_exp)
         self._relay = _shift(np.rint(s.astype(np.float64) @ self._w).astype(np.int64), self._w_exp)

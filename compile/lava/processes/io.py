@@ -14,6 +14,8 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from neurograph.compile.lava.processes.guard import guarded
+
 
 class SpikeSource(AbstractProcess):
     """Sends spikes[t-1] (bool, (N, F)) at step t for t <= T, then silence.
@@ -22,9 +24,10 @@ class SpikeSource(AbstractProcess):
     port is bool so each step moves N*F bytes rather than 4*N*F.
     """
 
-    def __init__(self, spikes: np.ndarray, **kwargs):
+    def __init__(self, spikes: np.ndarray, error_path: str, **kwargs):
         steps, n, f = spikes.shape
-        super().__init__(packed=np.packbits(spikes, axis=-1), shape=(n, f), steps=steps, **kwargs)
+        super().__init__(packed=np.packbits(spikes, axis=-1), shape=(n, f), steps=steps, error_path=error_path,
+                         **kwargs)
         self.s_out = OutPort(shape=(n, f))
 
 
@@ -41,19 +44,21 @@ class PySpikeSourceModel(PyLoihiProcessModel):
         self._silence = np.zeros(self._shape, dtype=bool)
 
     def run_spk(self):
+        self._row = self._silence
+        guarded(self, self._unpack)
+        self.s_out.send(self._row)
+
+    def _unpack(self):
         t = self.time_step - 1
         if t < self._packed.shape[0]:
-            row = np.unpackbits(self._packed[t], axis=-1, count=self._shape[1]).astype(bool)
-            self.s_out.send(row)
-        else:
-            self.s_out.send(self._silence)
+            self._row = np.unpackbits(self._packed[t], axis=-1, count=self._shape[1]).astype(bool)
 
 
 class SpikeRecorder(AbstractProcess):
     """Records every spike of a population; writes a bit-packed raster at step `steps`."""
 
-    def __init__(self, shape, steps: int, path: str, **kwargs):
-        super().__init__(shape=tuple(shape), steps=steps, path=path, **kwargs)
+    def __init__(self, shape, steps: int, path: str, error_path: str, **kwargs):
+        super().__init__(shape=tuple(shape), steps=steps, path=path, error_path=error_path, **kwargs)
         self.a_in = InPort(shape=tuple(shape))
 
 
@@ -70,6 +75,9 @@ class PySpikeRecorderModel(PyLoihiProcessModel):
 
     def run_spk(self):
         s = self.a_in.recv()
+        guarded(self, lambda: self._record(s))
+
+    def _record(self, s):
         t = self.time_step - 1
         if t < self._raster.shape[0]:
             self._raster[t] = np.packbits(s != 0, axis=-1)
@@ -84,9 +92,10 @@ class MembraneReadout(AbstractProcess):
     final v is written at step `steps` and is the network's readout.
     """
 
-    def __init__(self, shape, bias: np.ndarray, bias_exp: int, leak: int, steps: int, path: str, **kwargs):
+    def __init__(self, shape, bias: np.ndarray, bias_exp: int, leak: int, steps: int, path: str, error_path: str,
+                 **kwargs):
         super().__init__(shape=tuple(shape), bias=np.asarray(bias, dtype=np.int64), bias_exp=int(bias_exp),
-                         leak=int(leak), steps=steps, path=path, **kwargs)
+                         leak=int(leak), steps=steps, path=path, error_path=error_path, **kwargs)
         self.a_in = InPort(shape=tuple(shape))
 
 
@@ -103,7 +112,10 @@ class PyMembraneReadoutModel(PyLoihiProcessModel):
         self._factor = 4096 - proc_params["leak"]
 
     def run_spk(self):
-        a = self.a_in.recv().astype(np.int64)
+        a = self.a_in.recv()
+        guarded(self, lambda: self._integrate(a.astype(np.int64)))
+
+    def _integrate(self, a):
         u = (a << 6).astype(np.int32).astype(np.int64)   # int32 like Lava's LIF
         limit = 1 << 23
         u = np.where(u > limit, u - 2 * limit, np.where(u <= -limit, u + 2 * limit, u))

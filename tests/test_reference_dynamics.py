@@ -1,0 +1,83 @@
+"""The reference executor's neuron and synapse arithmetic, checked against hand-computed values
+and the integer equations of Lava 0.10's bit-accurate LIF (lava-fixed-point.md, section 1)."""
+import numpy as np
+import pytest
+import torch
+
+from neurograph.compile.ir import Population, Projection
+from neurograph.neurons import RectangularSpike, run_neurons
+from neurograph.sim.reference import project, run_population_fixed, run_population_float, shift
+
+
+def if_pop(**kw):
+    base = dict(name="p", kind="if", shape=(1, 1), threshold=100, leak=0, bias=None, bias_exp=0)
+    base.update(kw)
+    return Population(**base)
+
+
+def test_fixed_if_integrates_and_resets_to_zero():
+    # a_in = 30 per step -> v = 30*64, 60*64, ...; spikes when v > 100 << 6, i.e. at 120 (step 4)
+    a_in = np.full((8, 1, 1), 30, dtype=np.int64)
+    spikes = run_population_fixed(if_pop(), a_in, {})
+    assert spikes[:, 0, 0].tolist() == [False, False, False, True, False, False, False, True]
+
+
+def test_fixed_threshold_is_strictly_greater():
+    a_in = np.full((2, 1, 1), 50, dtype=np.int64)         # v reaches exactly 100 << 6 at step 2
+    assert not run_population_fixed(if_pop(), a_in, {}).any()
+
+
+def test_fixed_bias_is_added_to_v_unshifted():
+    # bias_mant << bias_exp = 4 << 4 = 64 = one a_in unit per step; threshold 2 -> spike at step 3
+    pop = if_pop(threshold=2, bias=np.array([[4]]), bias_exp=4)
+    spikes = run_population_fixed(pop, np.zeros((4, 1, 1), dtype=np.int64), {})
+    assert spikes[:, 0, 0].tolist() == [False, False, True, False]
+
+
+def test_fixed_leak_truncates_toward_zero():
+    # dv = 2048 halves v each step: v = 64*10 -> 320 + 0 ... integrator returns final v
+    pop = Population("r", "integrator", (1, 1), leak=2048)
+    a_in = np.array([10, 0, 0, -10, 0], dtype=np.int64).reshape(5, 1, 1)
+    v = run_population_fixed(pop, a_in, {})
+    # 640 -> 320 -> 160 -> 80 - 640 = -560 -> -280
+    assert v[0, 0] == -280
+
+
+def test_fixed_voltage_saturates_and_current_wraps_like_lava():
+    sat = {}
+    pop = Population("r", "integrator", (1, 1))
+    a_in = np.full((300, 1, 1), 100_000, dtype=np.int64)    # 100000 << 6 = 6.4e6 < 2**23: no wrap
+    v = run_population_fixed(pop, a_in, sat)
+    assert v[0, 0] == 2 ** 23 - 1 and sat["r.voltage_saturation"] > 0 and sat["r.current_wrap"] == 0
+    sat = {}
+    run_population_fixed(pop, np.full((1, 1, 1), 200_000, dtype=np.int64), sat)   # 1.28e7 > 2**23: wraps
+    assert sat["r.current_wrap"] == 1
+
+
+def test_shift_floors_like_an_arithmetic_shift():
+    x = np.array([-5, -4, 5, 7])
+    assert shift(x, -1).tolist() == [-3, -2, 2, 3]
+    assert shift(x, 2).tolist() == [-20, -16, 20, 28]
+
+
+def test_projection_delay_and_fixed_exponent():
+    w = np.array([[3, -2]])
+    pr = Projection("w", "dense", "a", "b", w, exponent=-1, delay=1)
+    x = np.array([[[1]], [[0]], [[1]]], dtype=np.int64)            # (steps, N=1, F=1)
+    out = project(pr, x, fixed=True)
+    assert out[:, 0].tolist() == [[0, 0], [1, -1], [0, 0]]          # delayed one step, floor(3/2), floor(-2/2)
+
+
+def test_float_neurons_match_torch_neurons():
+    rng = np.random.default_rng(0)
+    current = rng.normal(0.3, 1.0, (10, 4, 3))
+    pop = Population("p", "lif", (4, 3), threshold=1.0, leak=0.1)
+    ref = run_population_float(pop, current)
+    spikes, _ = run_neurons(torch.tensor(current), 1.0, 0.1)
+    assert np.array_equal(ref, spikes.numpy().astype(bool))
+
+
+def test_rectangular_surrogate_gradient():
+    x = torch.tensor([-1.0, -0.2, 0.0, 0.3, 0.6], requires_grad=True)
+    RectangularSpike.apply(x, 1.0).sum().backward()
+    assert x.grad.tolist() == pytest.approx([0.0, 1.0, 1.0, 1.0, 0.0])

@@ -1,0 +1,103 @@
+"""STFN's deployed form, its folding into synapses, and export from PyTorch to the float IR."""
+import numpy as np
+import pytest
+import torch
+
+from neurograph.compile.export import export_network
+from neurograph.compile.fold import fold_scales
+from neurograph.compile.ir import IRError
+from neurograph.config import RunConfig
+from neurograph.data.synthetic import make_csbm
+from neurograph.models import build_model
+from neurograph.norm import STFN
+from neurograph.sim.reference import run_reference
+from neurograph.train import train_model
+
+from conftest import make_float_network
+
+
+def test_frozen_stfn_equals_batch_statistics_on_the_calibration_input():
+    torch.manual_seed(0)
+    norm = STFN(num_nodes=7, num_features=5, threshold=1.0)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2.0)
+        norm.bias.uniform_(-0.5, 0.5)
+    s = torch.randn(6, 7, 5) * 3 + 1
+    norm.train()
+    batch = norm(s)
+    norm.eval()
+    norm.calibrating = True
+    norm(s)
+    norm.calibrating = False
+    frozen = norm(s)
+    assert torch.allclose(batch, frozen, atol=1e-5)
+    node_scale, feature_scale, bias = norm.folded()
+    affine = s * node_scale[None, :, None] * feature_scale + bias
+    assert torch.allclose(frozen, affine, atol=1e-5)
+    # per node, over features and time: mean 0 and std = threshold * lambda before the shift
+    z = (frozen - norm.bias) / (norm.weight * norm.threshold)
+    assert torch.allclose(z.mean(dim=(0, 2)), torch.zeros(7), atol=1e-5)
+    assert torch.allclose(z.std(dim=(0, 2), unbiased=False), torch.ones(7), atol=1e-3)
+
+
+def test_frozen_stfn_is_causal_statistics_do_not_follow_the_input():
+    norm = STFN(num_nodes=3, num_features=2).eval()
+    norm.calibrating = True
+    norm(torch.randn(4, 3, 2))
+    norm.calibrating = False
+    a = torch.randn(4, 3, 2)
+    b = a.clone()
+    b[3] += 100.0                                   # a change at the last step...
+    assert torch.allclose(norm(a)[:3], norm(b)[:3])  # ...does not change earlier steps
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fold_scales_preserves_the_float_network(seed):
+    net = make_float_network(seed=seed, nodes=25)
+    folded = fold_scales(net)
+    assert all(p.node_scale is None and p.feature_scale is None for p in folded.populations)
+    a, b = run_reference(net), run_reference(folded)
+    for name in a.spikes:
+        assert np.array_equal(a.spikes[name], b.spikes[name])
+    assert np.allclose(a.readout, b.readout)
+
+
+def test_fold_refuses_a_population_without_a_conv_chain():
+    net = make_float_network()
+    net.projections[1].kind = "dense"      # the neuron is fed by a dense projection: no rows to scale
+    net.projections[1].weight = np.eye(net.populations[0].shape[1])
+    with pytest.raises(IRError, match="graph projection"):
+        fold_scales(net)
+
+
+@pytest.fixture(scope="module")
+def trained_small_model():
+    cfg = RunConfig()
+    cfg.data.name = "synthetic"
+    cfg.model.hidden, cfg.model.num_steps = 16, 6
+    cfg.train.epochs = 15
+    graph = make_csbm(num_nodes=150, num_classes=3, num_features=20, seed=1)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, graph)
+    train_model(model, graph, cfg, progress=False)
+    return model, graph, cfg
+
+
+def test_exported_float_ir_reproduces_the_torch_model(trained_small_model):
+    model, graph, cfg = trained_small_model
+    net = export_network(model, graph, cfg)
+    with torch.no_grad():
+        logits = model.inference_logits(graph, cfg.train.input_seed).double().numpy()
+    torch_spikes = model.trace["if1"]["spikes"].numpy().astype(bool)
+    result = run_reference(fold_scales(net))
+    assert net.num_steps == model.run_steps
+    assert np.mean(result.spikes["if1"] == torch_spikes) > 0.999      # float32 vs float64 at the threshold only
+    assert np.mean(result.predictions() == logits.argmax(1)) > 0.99
+    assert np.corrcoef(result.readout.ravel() / net.num_steps, logits.ravel())[0, 1] > 0.999
+
+
+def test_export_refuses_an_ann(trained_small_model):
+    _, graph, cfg = trained_small_model
+    cfg = RunConfig.from_dict({**cfg.to_dict(), "model": {**cfg.to_dict()["model"], "name": "gcn"}})
+    with pytest.raises(IRError, match="only spiking models"):
+        export_network(build_model(cfg.model, graph), graph, cfg)
