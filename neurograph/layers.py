@@ -42,13 +42,23 @@ class SpikingGraphConv(MessagePassing):
         return edge_weight.view(-1, 1) * x_j
 
 
-def sparse_dropout(s: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Dropout on the stored values of a sparse tensor (F.dropout would densify it)."""
+def window_dropout(s: torch.Tensor, p: float, training: bool, num_nodes: int) -> torch.Tensor:
+    """Dropout with one mask per (node, feature) for the whole time window.
+
+    A feature dropped at one step is dropped at every step, as GCN drops it once;
+    independent masks per step would average out over the window and barely
+    regularize. Works on dense (T, N, F) and sparse (T * N, F) spike tensors.
+    """
     if not training or p == 0.0:
         return s
+    features = s.shape[-1]
+    keep = (torch.rand(num_nodes, features) >= p).to(s.dtype) / (1.0 - p)
+    if not s.is_sparse:
+        return s * keep
     s = s.coalesce()
-    keep = (torch.rand_like(s.values()) >= p).to(s.dtype) / (1.0 - p)
-    return torch.sparse_coo_tensor(s.indices(), s.values() * keep, s.shape, check_invariants=False)
+    rows, cols = s.indices()
+    values = s.values() * keep[rows % num_nodes, cols]
+    return torch.sparse_coo_tensor(s.indices(), values, s.shape, check_invariants=False)
 
 
 def sparse_spikes(events, num_nodes: int, num_features: int, num_steps: int) -> torch.Tensor:

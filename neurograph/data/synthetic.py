@@ -37,7 +37,7 @@ def make_csbm(num_nodes: int = 600, num_classes: int = 4, num_features: int = 32
     order = rng.permutation(num_nodes)
     train = np.zeros(num_nodes, bool)
     for c in range(num_classes):
-        train[[i for i in order if y[i] == c][:20]] = True
+        train[order[y[order] == c][:20]] = True
     rest = order[~train[order]]
     n_val = min(500, len(rest) // 3)
     val = np.zeros(num_nodes, bool)

@@ -15,12 +15,11 @@ from typing import Dict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neurograph.config import ModelConfig
 from neurograph.encoding import encode, encode_events
-from neurograph.layers import GRAPH_CONV_DELAY, SpikingGraphConv, sparse_dropout, sparse_spikes
+from neurograph.layers import GRAPH_CONV_DELAY, SpikingGraphConv, sparse_spikes, window_dropout
 from neurograph.neurons import run_neurons
 from neurograph.norm import STFN
 
@@ -34,7 +33,7 @@ class GCSNN(nn.Module):
             raise ValueError(f"layers must be >= 1, got {cfg.layers}")
         if cfg.neuron not in ("if", "lif"):
             raise ValueError(f"neuron must be 'if' or 'lif', got {cfg.neuron!r}")
-        self.cfg = cfg
+        self.cfg, self.num_nodes = cfg, num_nodes
         self.leak = cfg.leak if cfg.neuron == "lif" else 0.0
         dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
         self.convs = nn.ModuleList(SpikingGraphConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
@@ -61,9 +60,7 @@ class GCSNN(nn.Module):
         return sparse_spikes(events, x.shape[0], x.shape[1], self.cfg.num_steps)
 
     def _dropout(self, s: torch.Tensor) -> torch.Tensor:
-        if s.is_sparse:
-            return sparse_dropout(s, self.cfg.dropout, self.training)
-        return F.dropout(s, self.cfg.dropout, self.training)
+        return window_dropout(s, self.cfg.dropout, self.training, self.num_nodes)
 
     def forward(self, spikes: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         """spikes: input raster, (T, N, F) or sparse (T * N, F). Returns logits (N, C) = readout V / run_steps."""

@@ -1,0 +1,77 @@
+"""Spike coding and datasets: seeded determinism, rates, clear errors for bad input or missing data."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurograph.config import DataConfig
+from neurograph.data import DatasetNotFoundError, load_graph
+from neurograph.data.planetoid import default_data_root
+from neurograph.data.synthetic import make_csbm
+from neurograph.encoding import encode
+
+CORA_RAW = default_data_root() / "Planetoid" / "Cora" / "raw"
+
+
+def test_bernoulli_coding_is_seeded_and_has_the_right_rate():
+    x = np.array([[0.0, 0.2, 0.5, 1.0]] * 500)
+    a, b, c = encode(x, 40, seed=7), encode(x, 40, seed=7), encode(x, 40, seed=8)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.dtype == bool and a.shape == (40, 500, 4)
+    assert np.allclose(a.mean(axis=(0, 1)), [0.0, 0.2, 0.5, 1.0], atol=0.01)
+
+
+def test_deterministic_coding_spikes_at_exact_rate():
+    x = np.array([[0.25, 0.5, 1.0, 0.0]])
+    s = encode(x, 8, seed=0, coding="deterministic")
+    assert s[:, 0, :].sum(axis=0).tolist() == [2, 4, 8, 0]
+    assert s[:, 0, 0].tolist() == [False, False, False, True, False, False, False, True]
+
+
+@pytest.mark.parametrize("x, steps, coding, message", [
+    (np.array([[1.5]]), 4, "bernoulli", r"features in \[0, 1\]"),
+    (np.array([1.0, 0.0]), 4, "bernoulli", "2-D"),
+    (np.array([[0.5]]), 0, "bernoulli", "num_steps"),
+    (np.array([[0.5]]), 4, "morse", "unknown spike coding"),
+])
+def test_encoding_rejects_bad_input(x, steps, coding, message):
+    with pytest.raises(ValueError, match=message):
+        encode(x, steps, seed=0, coding=coding)
+
+
+def test_synthetic_graph_is_homophilous_with_class_features():
+    g = make_csbm(num_nodes=800, num_classes=4, num_features=24, homophily=0.9, seed=3)
+    src, dst = g.edge_index.numpy()
+    real = src != dst
+    same = (g.y.numpy()[src[real]] == g.y.numpy()[dst[real]]).mean()
+    assert same > 0.8
+    assert 0.0 <= float(g.x.min()) and float(g.x.max()) <= 1.0
+    assert int(g.masks["train"].sum()) == 80 and not (g.masks["train"] & g.masks["test"]).any()
+    # symmetric normalization: edge weights of an undirected graph are symmetric
+    a = g.adjacency()
+    assert abs(a - a.T).max() < 1e-12
+
+
+def test_missing_dataset_names_the_expected_place(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match=str(tmp_path / "Planetoid" / "Cora" / "raw")):
+        load_graph(DataConfig(name="cora", root=str(tmp_path), cache=str(tmp_path / "cache")))
+
+
+def test_pubmed_explains_what_is_missing(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="ind.pubmed.allx"):
+        load_graph(DataConfig(name="pubmed", root=str(tmp_path), cache=str(tmp_path / "cache")))
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_graph(DataConfig(name="imagenet"))
+
+
+@pytest.mark.skipif(not CORA_RAW.is_dir(), reason=f"Cora raw files not found at {CORA_RAW}")
+def test_cora_public_split(tmp_path):
+    g = load_graph(DataConfig(name="cora", cache=str(tmp_path)))
+    assert (g.num_nodes, g.num_features, g.num_classes) == (2708, 1433, 7)
+    assert [int(g.masks[k].sum()) for k in ("train", "val", "test")] == [140, 500, 1000]
+    assert g.edge_index.shape[1] == 10556 + 2708          # edges + self loops
+    assert set(np.unique(g.x.numpy())) <= {0.0, 1.0}       # binary bag of words
+    assert not any(Path(CORA_RAW).glob("../processed*"))   # the shared copy stays untouched

@@ -1,0 +1,77 @@
+"""The whole path on files: train -> compile -> simulate (Lava) -> report, via the CLI."""
+import json
+
+import numpy as np
+import pytest
+
+from neurograph.cli import main
+from neurograph.data.planetoid import default_data_root
+from neurograph.sim.energy import ENERGY_TABLES
+
+pytestmark = [pytest.mark.slow, pytest.mark.lava, pytest.mark.usefixtures("no_leaked_processes")]
+
+CORA_RAW = default_data_root() / "Planetoid" / "Cora" / "raw"
+
+
+def check_run(out, chance):
+    report = json.loads((out / "report.json").read_text())
+    acc, fid = report["accuracy"], report["fidelity"]
+    assert fid["spike_agreement"]["all"] == 1.0 and fid["readout_identical"] is True
+    assert acc["lava"] == acc["fixed_reference"]
+    assert acc["lava"] > chance + 0.2
+    assert abs(acc["lava"] - acc["float_ir_reference"]) <= 0.03
+    assert set(acc["float_models"]) == {"gcsnn", "gcn"}
+    # totals are recomputable from the counts and the named constants
+    terms = report["energy"]["chip_energy"]["terms"]
+    counts = report["counts"]
+    assert terms["synaptic_ops"]["count"] == sum(p["synaptic_ops"] for p in counts["projections"])
+    table = ENERGY_TABLES["loihi1"]
+    assert report["energy"]["chip_energy"]["total_pj"] == pytest.approx(
+        terms["synaptic_ops"]["count"] * table["synaptic_op"].value_pj
+        + terms["neuron_updates_active"]["count"] * table["neuron_update_active"].value_pj
+        + terms["neuron_updates_inactive"]["count"] * table["neuron_update_inactive"].value_pj
+        + terms["spikes"]["count"] * table["spike"].value_pj)
+    assert report["config"]["model"]["name"] == "gcsnn"          # the run's configuration travels along
+    md = (out / "report.md").read_text()
+    assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md
+    return report
+
+
+def test_demo_on_synthetic_graph(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["demo", "--dataset", "synthetic", "--epochs", "25", "--hidden", "16", "--out", str(out)]) == 0
+    report = check_run(out, chance=0.25)
+    printed = capsys.readouterr().out
+    assert "Lava vs reference spike agreement  100.00%" in printed
+    assert report["network"]["run_steps"] == report["network"]["input_steps"] + 4
+
+
+def test_separate_steps_and_reference_engine(tmp_path):
+    ckpt = tmp_path / "model.pt"
+    assert main(["train", "--dataset", "synthetic", "--epochs", "5", "--hidden", "8", "--no-baseline",
+                 "--out", str(ckpt)]) == 0
+    assert main(["compile", str(ckpt), "--out", str(tmp_path)]) == 0
+    assert main(["simulate", str(tmp_path / "network.npz"), "--out", str(tmp_path), "--engine", "reference"]) == 0
+    assert main(["report", str(tmp_path), "--chip", "loihi2"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["energy"]["chip"] == "loihi2" and report["energy"]["chip_energy"]["total_pj"] is None
+
+
+@pytest.mark.skipif(not CORA_RAW.is_dir(), reason=f"Cora raw files not found at {CORA_RAW}")
+def test_cora_deploys_spike_for_spike(tmp_path):
+    out = tmp_path / "cora"
+    assert main(["demo", "--dataset", "cora", "--epochs", "12", "--out", str(out)]) == 0
+    report = check_run(out, chance=1 / 7)
+    assert report["dataset"] == "cora"
+
+
+def test_cli_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path / "missing.npz"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["compile", str(bad), "--out", str(tmp_path)]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+    assert main(["train", "--dataset", "cora", "--data-root", str(tmp_path), "--out", str(tmp_path / "m.pt")]) == 2
+    assert "Cora raw files not found" in capsys.readouterr().err
