@@ -73,10 +73,16 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from neurograph.sim.report import render_markdown
+    from neurograph.sim.report import compare_reports, render_markdown
     from neurograph.sim.steps import report
+    if args.compare:
+        a, b = (json.loads((Path(d) / "report.json").read_text()) for d in args.compare)
+        print(compare_reports(a, b, names=tuple(args.compare)))
+        return
+    if not args.run_dir:
+        raise ValueError("give a run directory (or --compare A B)")
     print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table)))
-    print(f"wrote {Path(args.run_dir) / 'report.json'} and report.md")
+    print(f"wrote report.json, report.md and report.html in {args.run_dir}")
 
 
 def cmd_demo(args) -> None:
@@ -137,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("report", help="count events, price them, write report.json and report.md")
-    p.add_argument("run_dir")
+    p = sub.add_parser("report", help="count events, price them, write report.json/.md/.html")
+    p.add_argument("run_dir", nargs="?")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="show two run directories side by side")
     p.add_argument("--chip", default="loihi1")
     p.add_argument("--energy-table", default=None, help="JSON file of per-event energies (overrides --chip)")
     p.set_defaults(func=cmd_report)

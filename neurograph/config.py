@@ -22,7 +22,7 @@ class ModelConfig:
     num_steps: int = 8             # T: time steps carrying input spikes
     coding: str = "bernoulli"      # spike coding of node features
     stfn: bool = True              # spatial-temporal feature normalization on hidden layers
-    dropout: float = 0.5
+    dropout: float = 0.6            # one mask per (node, feature) for the whole window
     surrogate_width: float = 1.0   # rectangular surrogate gradient: 1/w on |V - threshold| < w/2
 
 
@@ -44,7 +44,7 @@ class DataConfig:
 class TrainConfig:
     epochs: int = 200
     lr: float = 0.01
-    weight_decay: float = 5e-4
+    weight_decay: float = 2e-3     # on synaptic weights only
     seed: int = 0                  # parameters, dropout and training spike samples
     input_seed: int = 1234         # the deployed input spike trains (evaluation, compile, simulate)
 

@@ -31,8 +31,9 @@ class CheckpointError(ValueError):
 
 def baseline_config(cfg: RunConfig) -> RunConfig:
     """The ANN baseline for a spiking run: a GCN of the same depth in its usual setting
-    (16 hidden units, dropout 0.5), trained by the same loop on the same split."""
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name="gcn", hidden=16, dropout=0.5))
+    (16 hidden units, dropout 0.5, weight decay 5e-4), trained by the same loop on the same split."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name="gcn", hidden=16, dropout=0.5),
+                               train=dataclasses.replace(cfg.train, weight_decay=5e-4))
 
 
 def train(cfg: RunConfig, out_path, baseline: bool = True, progress: bool = True) -> dict:

@@ -31,14 +31,19 @@ def accuracies(logits: torch.Tensor, graph) -> Dict[str, float]:
 
 def train_model(model, graph, cfg: RunConfig, progress: bool = True) -> TrainResult:
     torch.manual_seed(cfg.train.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    # Weight decay on synaptic weights only: decaying STFN's scale or the biases would just
+    # shrink the signal relative to the threshold.
+    weights = [p for p in model.parameters() if p.dim() > 1]
+    others = [p for p in model.parameters() if p.dim() <= 1]
+    opt = torch.optim.Adam([{"params": weights, "weight_decay": cfg.train.weight_decay},
+                            {"params": others, "weight_decay": 0.0}], lr=cfg.train.lr)
     train_mask, val_mask = graph.masks["train"], graph.masks["val"]
     best_key, best_state, best_epoch, history = None, None, -1, []
     epochs = range(cfg.train.epochs)
     bar = None
     if progress:
-        from tqdm import tqdm
-        epochs = bar = tqdm(epochs, desc=f"train {cfg.model.name} on {graph.name}", unit="epoch")
+        from neurograph.progress import progress_bar
+        epochs = bar = progress_bar(epochs, desc=f"train {cfg.model.name} on {graph.name}", unit="epoch")
     start = time.perf_counter()
     for epoch in epochs:
         model.train()

@@ -87,6 +87,21 @@ def _term(count: int, constant: Constant) -> dict:
             "source": constant.source, "note": constant.note}
 
 
+def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Constant]) -> Dict[str, float]:
+    """Chip energy by projection (its synaptic ops) and population (its updates and the events it sends).
+
+    The input's spikes are sent by the host-side source; they are priced with the first projection."""
+    parts = {p.name: p.synaptic_ops * table["synaptic_op"].value_pj for p in counts.projections}
+    for p in counts.projections:
+        if p.source == net.input.name:
+            parts[p.name] += p.events * table["spike"].value_pj
+    for p in counts.populations:
+        parts[p.name] = (p.active_updates * table["neuron_update_active"].value_pj
+                         + p.inactive_updates * table["neuron_update_inactive"].value_pj
+                         + p.events * table["spike"].value_pj)
+    return parts
+
+
 def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
                   table: Optional[Dict[str, Constant]] = None) -> dict:
     """Chip energy, the 45 nm SNN/ANN comparison and their ratios, every term with count and source."""
@@ -104,6 +119,7 @@ def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
     }
     chip_total = None if any(t["energy_pj"] is None for t in chip_terms.values()) else \
         sum(t["energy_pj"] for t in chip_terms.values())
+    per_part = _chip_energy_per_part(net, counts, table) if chip_total is not None else None
 
     binary_ops = sum(p.synaptic_ops for p in counts.projections if not p.graded)
     graded_ops = sum(p.synaptic_ops for p in counts.projections if p.graded)
@@ -119,7 +135,7 @@ def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
     ann_total = ann_term["energy_pj"]
     return {
         "chip": chip,
-        "chip_energy": {"terms": chip_terms, "total_pj": chip_total, "where": "on chip"},
+        "chip_energy": {"terms": chip_terms, "total_pj": chip_total, "where": "on chip", "per_part_pj": per_part},
         "snn_45nm": {"terms": snn_terms, "total_pj": snn_total},
         "ann_45nm": {"terms": {"macs": ann_term}, "macs_per_projection": macs, "total_pj": ann_total,
                      "what": "equivalent ANN (GCN with the same layer sizes), dense MACs"},

@@ -73,8 +73,8 @@ def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, c
         chunks = [steps] if chunk <= 0 else [min(chunk, steps - s) for s in range(0, steps, chunk)]
         bar = None
         if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=steps, desc=f"Lava ({lowering})", unit="step", leave=False)
+            from neurograph.progress import progress_bar
+            bar = progress_bar(total=steps, desc=f"Lava ({lowering})", unit="step", leave=False)
         start = time.perf_counter()
         try:
             for k in chunks:

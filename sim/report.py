@@ -6,6 +6,8 @@ next to the totals so anyone can recompute them.
 """
 from __future__ import annotations
 
+import base64
+import html
 import json
 from pathlib import Path
 from typing import Dict, Optional
@@ -46,13 +48,62 @@ def build_report(net: Network, simulation: dict, counts: dict, energy: dict) -> 
     }
 
 
-def write_report(report: dict, out_dir) -> Dict[str, Path]:
+def write_report(report: dict, out_dir, plots: Optional[Dict[str, bytes]] = None) -> Dict[str, Path]:
+    """report.json, report.md and, with plots, a single-file report.html (plots embedded)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md"}
+    markdown = render_markdown(report)
     paths["json"].write_text(json.dumps(report, indent=2, default=_plain))
-    paths["md"].write_text(render_markdown(report))
+    paths["md"].write_text(markdown)
+    if plots is not None:
+        paths["html"] = out / "report.html"
+        paths["html"].write_text(render_html(markdown, plots))
     return paths
+
+
+def render_html(markdown: str, plots: Dict[str, bytes]) -> str:
+    """The Markdown report as one self-contained HTML page, plots inlined as base64 PNGs."""
+    body, table = [], []
+
+    def flush_table():
+        if table:
+            rows = [[c.strip() for c in row.strip("|").split("|")] for row in table if not set(row) <= set("|-")]
+            head = "".join(f"<th>{_inline(c)}</th>" for c in rows[0])
+            cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if line.startswith("## "):
+            body.append(f"<h2>{_inline(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{_inline(line[2:])}</h1>")
+        elif line.startswith("- "):
+            body.append(f"<li>{_inline(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+    flush_table()
+    body.append("<h2>Plots</h2>")
+    for name, png in plots.items():
+        data = base64.b64encode(png).decode()
+        body.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(name)}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}"
+             "figure{display:inline-block;margin:0.5em}img{max-width:520px}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>neurograph report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def _inline(text: str) -> str:
+    parts = html.escape(text).split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _plain(o):
@@ -108,6 +159,12 @@ def render_markdown(report: dict) -> str:
         for name, t in energy[section]["terms"].items():
             lines.append(f"| {section}: {name} | {t['count']:,} | {t['pj_per_event']} | {_pj(t['energy_pj'])} | "
                          f"{t['source']} |")
+    per_part = energy["chip_energy"].get("per_part_pj")
+    if per_part:
+        lines += ["", "| layer part | chip energy | share |", "|---|---|---|"]
+        total = energy["chip_energy"]["total_pj"]
+        for name, value in per_part.items():
+            lines.append(f"| {name} | {_pj(value)} | {100 * value / total:.1f}% |")
     ratios = energy["ratios"]
     lines += ["", f"- chip total ({energy['chip']}): **{_pj(energy['chip_energy']['total_pj'])}**",
               f"- SNN at 45 nm (binary ops as adds, graded ops as MACs): **{_pj(energy['snn_45nm']['total_pj'])}**",
@@ -123,3 +180,30 @@ def render_markdown(report: dict) -> str:
 
 def _ratio(x) -> str:
     return "n/a" if x is None else f"{x:.2f}x"
+
+
+def compare_reports(a: dict, b: dict, names=("A", "B")) -> str:
+    """Two runs side by side (e.g. Loihi 1 vs Loihi 2 constants, with and without STFN)."""
+    def row(label, fa, fb):
+        return f"| {label} | {fa} | {fb} |"
+    acc = lambda r, k: _pct(r["accuracy"].get(k))
+    lines = [f"| | {names[0]} | {names[1]} |", "|---|---|---|",
+             row("dataset", a.get("dataset"), b.get("dataset")),
+             row("model", a["config"].get("model", {}).get("name"), b["config"].get("model", {}).get("name")),
+             row("chip constants", a["energy"]["chip"], b["energy"]["chip"]),
+             row("accuracy on Lava", acc(a, "lava"), acc(b, "lava")),
+             row("accuracy, fixed-point reference", acc(a, "fixed_reference"), acc(b, "fixed_reference")),
+             row("spike agreement", _pct(a["fidelity"].get("spike_agreement", {}).get("all")),
+                 _pct(b["fidelity"].get("spike_agreement", {}).get("all")))]
+    for p_a in a["counts"]["populations"]:
+        p_b = next((p for p in b["counts"]["populations"] if p["name"] == p_a["name"]), None)
+        if p_b is not None:
+            lines.append(row(f"firing rate {p_a['name']}", f"{p_a['firing_rate']:.4f}", f"{p_b['firing_rate']:.4f}"))
+    syn = lambda r: sum(p["synaptic_ops"] for p in r["counts"]["projections"])
+    lines += [row("synaptic ops", f"{syn(a):,}", f"{syn(b):,}"),
+              row("chip energy", _pj(a["energy"]["chip_energy"]["total_pj"]), _pj(b["energy"]["chip_energy"]["total_pj"])),
+              row("SNN energy, 45 nm", _pj(a["energy"]["snn_45nm"]["total_pj"]), _pj(b["energy"]["snn_45nm"]["total_pj"])),
+              row("ANN energy, 45 nm", _pj(a["energy"]["ann_45nm"]["total_pj"]), _pj(b["energy"]["ann_45nm"]["total_pj"])),
+              row("ANN / SNN (45 nm)", _ratio(a["energy"]["ratios"]["ann_over_snn_45nm"]),
+                  _ratio(b["energy"]["ratios"]["ann_over_snn_45nm"]))]
+    return "\n".join(lines) + "\n"

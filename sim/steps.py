@@ -1,7 +1,7 @@
 """The simulate and report steps, on files (no training code, no torch).
 
     network.npz (+ network.float.npz) --simulate--> simulation.json + spikes.npz
-    network.npz + simulation.json + spikes.npz --report--> report.json + report.md
+    network.npz + simulation.json + spikes.npz --report--> report.json + report.md + report.html
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 
 from neurograph.compile.artifact import load_network
 from neurograph.sim.counters import count_events
+from neurograph.sim.plots import all_plots
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
 from neurograph.sim.reference import SimResult, run_reference, spike_agreement
 from neurograph.sim.report import accuracy, build_report, write_report
@@ -63,15 +64,17 @@ def load_spikes(path, net) -> dict:
                 .astype(bool) for k in z.files if k.startswith("spikes.")}
 
 
-def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None) -> dict:
-    """Count events in the simulated run, price them, and write report.json / report.md."""
+def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None,
+           plots: bool = True) -> dict:
+    """Count events in the simulated run, price them, and write report.json / .md / .html (with plots)."""
     run_dir = Path(run_dir)
     net = load_network(network_path or run_dir / "network.npz")
     simulation = json.loads((run_dir / "simulation.json").read_text())
-    counts = count_events(net, load_spikes(run_dir / "spikes.npz", net))
+    spikes = load_spikes(run_dir / "spikes.npz", net)
+    counts = count_events(net, spikes)
     if chip not in ENERGY_TABLES and energy_table is None:
         raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(ENERGY_TABLES)} or pass an energy table")
     table = load_energy_table(energy_table) if energy_table else None
     result = build_report(net, simulation, counts.to_dict(), energy_report(net, counts, chip, table))
-    write_report(result, run_dir)
+    write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result

@@ -52,6 +52,7 @@ def test_energy_totals_recompute_from_counts_and_constants():
     expected = (syn * table["synaptic_op"].value_pj + act * table["neuron_update_active"].value_pj
                 + ina * table["neuron_update_inactive"].value_pj + spk * table["spike"].value_pj)
     assert report["chip_energy"]["total_pj"] == pytest.approx(expected)
+    assert sum(report["chip_energy"]["per_part_pj"].values()) == pytest.approx(expected)
     for term in report["chip_energy"]["terms"].values():
         assert term["energy_pj"] == pytest.approx(term["count"] * term["pj_per_event"]) and term["source"]
     macs = ann_macs(net)

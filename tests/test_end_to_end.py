@@ -34,6 +34,8 @@ def check_run(out, chance):
     assert report["config"]["model"]["name"] == "gcsnn"          # the run's configuration travels along
     md = (out / "report.md").read_text()
     assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "raster_if1" in page
     return report
 
 
@@ -46,7 +48,7 @@ def test_demo_on_synthetic_graph(tmp_path, capsys):
     assert report["network"]["run_steps"] == report["network"]["input_steps"] + 4
 
 
-def test_separate_steps_and_reference_engine(tmp_path):
+def test_separate_steps_and_reference_engine(tmp_path, capsys):
     ckpt = tmp_path / "model.pt"
     assert main(["train", "--dataset", "synthetic", "--epochs", "5", "--hidden", "8", "--no-baseline",
                  "--out", str(ckpt)]) == 0
@@ -55,6 +57,14 @@ def test_separate_steps_and_reference_engine(tmp_path):
     assert main(["report", str(tmp_path), "--chip", "loihi2"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["energy"]["chip"] == "loihi2" and report["energy"]["chip_energy"]["total_pj"] is None
+    other = tmp_path / "loihi1"
+    other.mkdir()
+    for name in ("network.npz", "simulation.json", "spikes.npz"):
+        (other / name).write_bytes((tmp_path / name).read_bytes())
+    assert main(["report", str(other)]) == 0
+    assert main(["report", "--compare", str(tmp_path), str(other)]) == 0
+    table = capsys.readouterr().out
+    assert "| chip constants | loihi2 | loihi1 |" in table and "n/a" in table
 
 
 @pytest.mark.skipif(not CORA_RAW.is_dir(), reason=f"Cora raw files not found at {CORA_RAW}")

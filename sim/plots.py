@@ -1,0 +1,90 @@
+"""Pictures of a run (matplotlib, PNG bytes): rasters, firing rates, energy breakdown.
+
+Every plot is drawn from the same counts and rasters as the JSON report.
+"""
+from __future__ import annotations
+
+import io
+from typing import Dict
+
+import numpy as np
+
+
+def _figure(width=6.4, height=3.6):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt, plt.figure(figsize=(width, height), dpi=100)
+
+
+def _png(plt, fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def spike_raster(name: str, spikes: np.ndarray, sample: int = 200, seed: int = 0) -> bytes:
+    """Spikes of `sample` randomly chosen neurons of a population over the run."""
+    steps = spikes.shape[0]
+    flat = spikes.reshape(steps, -1)
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(flat.shape[1], size=min(sample, flat.shape[1]), replace=False))
+    t, n = np.nonzero(flat[:, chosen])
+    plt, fig = _figure()
+    ax = fig.add_subplot(111)
+    ax.scatter(t + 1, n, s=4, marker="|", color="black")
+    ax.set(xlabel="time step", ylabel=f"neuron (sample of {len(chosen)})", title=f"Spike raster: {name}",
+           xlim=(0.5, steps + 0.5))
+    return _png(plt, fig)
+
+
+def firing_rate_histogram(name: str, spikes: np.ndarray) -> bytes:
+    rates = spikes.reshape(spikes.shape[0], -1).mean(axis=0)
+    plt, fig = _figure()
+    ax = fig.add_subplot(111)
+    ax.hist(rates, bins=np.linspace(0, 1, spikes.shape[0] + 2), color="tab:blue", edgecolor="white")
+    ax.set(xlabel="firing rate (spikes per neuron per step)", ylabel="neurons", title=f"Firing rates: {name}")
+    return _png(plt, fig)
+
+
+def rate_over_time(populations: list) -> bytes:
+    """Events per neuron at each step, one line per population (relays: nonzero payloads)."""
+    plt, fig = _figure()
+    ax = fig.add_subplot(111)
+    for p in populations:
+        if p["events"]:
+            rate = np.asarray(p["events_per_step"]) / p["neurons"]
+            ax.plot(np.arange(1, len(rate) + 1), rate, marker="o", label=f"{p['name']} ({p['kind']})")
+    ax.set(xlabel="time step", ylabel="events per neuron", title="Activity over the time window")
+    ax.legend(fontsize=8)
+    return _png(plt, fig)
+
+
+def energy_breakdown(energy: dict) -> bytes:
+    """Chip energy per layer part next to the equivalent ANN's MAC energy per projection."""
+    plt, fig = _figure(7.0, 3.8)
+    ax = fig.add_subplot(111)
+    parts = energy["chip_energy"].get("per_part_pj") or {}
+    ann = {k: v * energy["ann_45nm"]["terms"]["macs"]["pj_per_event"]
+           for k, v in energy["ann_45nm"]["macs_per_projection"].items()}
+    names = list(dict.fromkeys(list(parts) + list(ann)))
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [parts.get(n, 0) / 1e6 for n in names], 0.4, label=f"SNN on {energy['chip']} (counted)")
+    ax.bar(x + 0.2, [ann.get(n, 0) / 1e6 for n in names], 0.4, label="equivalent ANN, 45 nm dense MACs")
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    ax.set(ylabel="energy (uJ)", title="Energy by layer part")
+    ax.legend(fontsize=8)
+    return _png(plt, fig)
+
+
+def all_plots(report: dict, spikes: Dict[str, np.ndarray]) -> Dict[str, bytes]:
+    plots = {}
+    for name, raster in spikes.items():
+        plots[f"raster_{name}"] = spike_raster(name, raster)
+        plots[f"rates_{name}"] = firing_rate_histogram(name, raster)
+    plots["rate_over_time"] = rate_over_time(report["counts"]["populations"])
+    if report["energy"]["chip_energy"].get("per_part_pj"):
+        plots["energy_breakdown"] = energy_breakdown(report["energy"])
+    return plots
