@@ -37,11 +37,11 @@ class STFN(nn.Module):
         self.register_buffer("node_std", torch.ones(num_nodes))
         self.calibrating = False
 
-    def forward(self, s: torch.Tensor) -> torch.Tensor:
-        """s: (T, N, F) presynaptic input."""
+    def forward(self, s: torch.Tensor, window: slice = slice(None)) -> torch.Tensor:
+        """s: (steps, N, F) presynaptic input; statistics over the steps in `window`."""
         if self.training or self.calibrating:
-            mean = s.mean(dim=(0, 2))
-            std = torch.sqrt(s.var(dim=(0, 2), unbiased=False) + self.eps)
+            mean = s[window].mean(dim=(0, 2))
+            std = torch.sqrt(s[window].var(dim=(0, 2), unbiased=False) + self.eps)
             if self.calibrating:
                 self.node_mean.copy_(mean.detach())
                 self.node_std.copy_(std.detach())

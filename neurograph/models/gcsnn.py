@@ -50,6 +50,14 @@ class GCSNN(nn.Module):
     def run_steps(self) -> int:
         return self.cfg.num_steps + GRAPH_CONV_DELAY * len(self.convs)
 
+    def input_window(self, layer: int) -> slice:
+        """The T steps in which layer `layer` receives the input window (after the pipeline delay).
+
+        STFN's statistics are taken over these steps, the paper's time window; the
+        pipeline's fill and flush steps around them are a deployment artifact."""
+        start = GRAPH_CONV_DELAY * (layer + 1)
+        return slice(start, start + self.cfg.num_steps)
+
     def hidden_bias(self, layer: int) -> torch.Tensor:
         """The per-neuron bias of hidden layer `layer` in its deployed (frozen) form."""
         return self.norms[layer].folded()[2] if self.cfg.stfn else self.biases[layer][None, :]
@@ -71,7 +79,10 @@ class GCSNN(nn.Module):
         for layer, conv in enumerate(self.convs[:-1]):
             s = self._dropout(s)
             current = conv(s, edge_index, edge_weight, steps)
-            y = self.norms[layer](current) if self.cfg.stfn else current + self.biases[layer]
+            if self.cfg.stfn:
+                y = self.norms[layer](current, self.input_window(layer))
+            else:
+                y = current + self.biases[layer]
             s, v_max = run_neurons(y, self.cfg.threshold, self.leak, self.cfg.surrogate_width)
             if record:
                 self.trace[f"if{layer + 1}"] = {"max_abs_input": float((y - self.hidden_bias(layer)).abs().max()),
