@@ -54,7 +54,7 @@ def export_network(model, graph, config) -> Network:
             populations.append(Population(target, model.cfg.neuron, (n, f_out), threshold=model.cfg.threshold,
                                           leak=model.leak, bias=bias, node_scale=node_scale,
                                           feature_scale=feature_scale,
-                                          calibration=_ranges(model.trace[f"if{layer + 1}"])))
+                                          calibration=_ranges(model.trace[target])))
         source = target
     task = Task(labels=graph.y.numpy().astype(np.int64),
                 masks={k: v.numpy().astype(bool) for k, v in graph.masks.items()}, num_classes=graph.num_classes)

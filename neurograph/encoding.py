@@ -42,7 +42,7 @@ def encode_events(features: np.ndarray, num_steps: int, seed: int, coding: str =
     rng = np.random.default_rng(seed)
     acc = np.zeros_like(p)
     fired = []
-    for t in range(num_steps):
+    for _ in range(num_steps):
         if coding == "bernoulli":
             fire = rng.random(p.shape[0]) < p
         else:

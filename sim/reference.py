@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Dict
 
 import numpy as np
-import scipy.sparse as sp
 
 from neurograph.compile.ir import ACT_SHIFT, STATE_BITS, Network, Population, Projection
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from neurograph.compile.artifact import load_network
 from neurograph.sim.counters import count_events
-from neurograph.sim.plots import all_plots
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
+from neurograph.sim.plots import all_plots
 from neurograph.sim.reference import SimResult, run_reference, spike_agreement
 from neurograph.sim.report import accuracy, build_report, write_report
 

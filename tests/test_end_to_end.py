@@ -1,7 +1,6 @@
 """The whole path on files: train -> compile -> simulate (Lava) -> report, via the CLI."""
 import json
 
-import numpy as np
 import pytest
 
 from neurograph.cli import main
@@ -35,7 +34,7 @@ def check_run(out, chance):
     md = (out / "report.md").read_text()
     assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "raster_if1" in page
+    assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "raster_" in page
     return report
 
 
@@ -85,3 +84,14 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys):
     assert "not a readable checkpoint" in capsys.readouterr().err
     assert main(["train", "--dataset", "cora", "--data-root", str(tmp_path), "--out", str(tmp_path / "m.pt")]) == 2
     assert "Cora raw files not found" in capsys.readouterr().err
+
+
+def test_lif_without_stfn_and_three_layers_deploys(tmp_path):
+    out = tmp_path / "lif"
+    assert main(["demo", "--dataset", "synthetic", "--epochs", "20", "--hidden", "16", "--layers", "3",
+                 "--neuron", "lif", "--leak", "0.125", "--no-stfn", "--coding", "deterministic",
+                 "--out", str(out)]) == 0
+    report = check_run(out, chance=0.25)
+    assert [p["name"] for p in report["network"]["populations"]] == \
+        ["relay1", "lif1", "relay2", "lif2", "relay3", "readout"]
+    assert report["network"]["run_steps"] == report["network"]["input_steps"] + 6

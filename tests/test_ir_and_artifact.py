@@ -1,7 +1,6 @@
 """IR validation errors and the network file: round trip, corruption, wrong version."""
 import copy
 import json
-import zipfile
 
 import numpy as np
 import pytest

@@ -84,9 +84,10 @@ class GCSNN(nn.Module):
             else:
                 y = current + self.biases[layer]
             s, v_max = run_neurons(y, self.cfg.threshold, self.leak, self.cfg.surrogate_width)
-            if record:
-                self.trace[f"if{layer + 1}"] = {"max_abs_input": float((y - self.hidden_bias(layer)).abs().max()),
-                                                "max_abs_v": float(v_max), "spikes": s.detach()}
+            if record:   # keyed by the population name export gives this layer
+                self.trace[f"{self.cfg.neuron}{layer + 1}"] = {
+                    "max_abs_input": float((y - self.hidden_bias(layer)).abs().max()),
+                    "max_abs_v": float(v_max), "spikes": s.detach()}
         s = self._dropout(s)
         current = self.convs[-1](s, edge_index, edge_weight, steps)
         v = torch.cumsum(current + self.readout_bias, dim=0)
