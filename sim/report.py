@@ -140,10 +140,13 @@ def render_markdown(report: dict) -> str:
     for name in ("float_ir_reference", "fixed_reference", "lava"):
         if name in acc:
             lines.append(f"| {name.replace('_', ' ')} | {_pct(acc[name])} |")
-    lines += ["", "## Fidelity: Lava vs bit-exact reference", "",
+    lines += ["", "## Fidelity: Lava vs bit-exact reference, fixed point vs float", "",
               f"- spike agreement (every neuron, every step): **{_pct(fid.get('spike_agreement', {}).get('all'))}**",
               f"- readout membrane potentials identical: **{fid.get('readout_identical')}**",
               f"- prediction agreement fixed point vs float IR: {_pct(fid.get('fixed_vs_float_prediction_agreement'))}",
+              *[f"- spike decisions changed by quantization in {name}: {_pct(m['rate'])} "
+                f"(worst step {_pct(max(m['per_step']))})"
+                for name, m in fid.get("fixed_vs_float_spike_mismatch", {}).items()],
               f"- saturation/wrap events (reference): {sum(fid.get('saturation', {}).values())}"]
     lines += ["", "## Activity", "", "| population | kind | neurons | events | firing rate (per neuron-step) |",
               "|---|---|---|---|---|"]

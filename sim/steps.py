@@ -39,6 +39,7 @@ def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused
         summary["accuracy"]["float_ir_reference"] = accuracy(float_result.readout, net)
         summary["fidelity"]["fixed_vs_float_prediction_agreement"] = float(
             (float_result.predictions() == reference.predictions()).mean())
+        summary["fidelity"]["fixed_vs_float_spike_mismatch"] = quantization_mismatch(float_result, reference)
     deployed = reference
     if engine == "lava":
         from neurograph.sim.lava_runner import run_on_lava
@@ -51,6 +52,17 @@ def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused
     _save_result(deployed, out / "spikes.npz")
     (out / "simulation.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def quantization_mismatch(float_result: SimResult, fixed_result: SimResult) -> dict:
+    """Where quantization departs from the float network: per population, the fraction of
+    (neuron, step) spike decisions that differ, overall and at each step."""
+    out = {}
+    for name, f in float_result.spikes.items():
+        differ = f != fixed_result.spikes[name]
+        out[name] = {"rate": float(differ.mean()),
+                     "per_step": [float(x) for x in differ.reshape(differ.shape[0], -1).mean(axis=1)]}
+    return out
 
 
 def _save_result(result: SimResult, path: Path) -> None:
