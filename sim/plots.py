@@ -79,6 +79,21 @@ def energy_breakdown(energy: dict) -> bytes:
     return _png(plt, fig)
 
 
+def core_utilisation(mapping: dict) -> bytes:
+    """Cores per population and how full they are (compartments, synaptic memory)."""
+    plt, fig = _figure(7.0, 3.8)
+    ax = fig.add_subplot(111)
+    pops = mapping["populations"]
+    x = np.arange(len(pops))
+    ax.bar(x - 0.2, [p["compartment_utilisation"] for p in pops], 0.4, label="compartments used")
+    ax.bar(x + 0.2, [p["synapse_memory_utilisation"] for p in pops], 0.4, label="synaptic memory used")
+    ax.set_xticks(x, [f"{p['population']}\n{p['cores']:,} cores" for p in pops], fontsize=8)
+    ax.set(ylabel="fraction of the cores' capacity", ylim=(0, 1.05),
+           title=f"Core utilisation on {mapping['chip']['name']}: {mapping['cores']:,} cores, {mapping['chips']} chip(s)")
+    ax.legend(fontsize=8)
+    return _png(plt, fig)
+
+
 def all_plots(report: dict, spikes: Dict[str, np.ndarray]) -> Dict[str, bytes]:
     plots = {}
     for name, raster in spikes.items():
@@ -87,4 +102,6 @@ def all_plots(report: dict, spikes: Dict[str, np.ndarray]) -> Dict[str, bytes]:
     plots["rate_over_time"] = rate_over_time(report["counts"]["populations"])
     if report["energy"]["chip_energy"].get("per_part_pj"):
         plots["energy_breakdown"] = energy_breakdown(report["energy"])
+    if report.get("mapping"):
+        plots["core_utilisation"] = core_utilisation(report["mapping"])
     return plots

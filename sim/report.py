@@ -24,7 +24,7 @@ def accuracy(readout: np.ndarray, net: Network, split: str = "test") -> Optional
     return float((np.asarray(readout).argmax(axis=1)[mask] == net.task.labels[mask]).mean())
 
 
-def build_report(net: Network, simulation: dict, counts: dict, energy: dict) -> dict:
+def build_report(net: Network, simulation: dict, counts: dict, energy: dict, mapping: Optional[dict] = None) -> dict:
     """Assemble the report from the compiled network, the simulation summary, counts and energy."""
     training = net.metadata.get("training", {})
     return {
@@ -45,6 +45,7 @@ def build_report(net: Network, simulation: dict, counts: dict, energy: dict) -> 
         "timing_s": simulation["seconds"],
         "counts": counts,
         "energy": energy,
+        "mapping": mapping,
     }
 
 
@@ -175,6 +176,20 @@ def render_markdown(report: dict) -> str:
               f"- ANN / SNN (45 nm): **{_ratio(ratios['ann_over_snn_45nm'])}**;  ANN (45 nm) / chip: "
               f"**{_ratio(ratios['ann_45nm_over_chip'])}**",
               f"- not modelled: {', '.join(energy['not_modelled'])}"]
+    mapping = report.get("mapping")
+    if mapping:
+        chip = mapping["chip"]
+        lines += ["", f"## Chip mapping ({chip['name']})", "",
+                  f"**{mapping['cores']:,} cores on {mapping['chips']} chip(s)** ({chip['cores_per_chip']} cores per "
+                  f"chip); synaptic memory of the expanded network: {mapping['synapse_memory_bits'] / 8 / 2**20:,.1f} MiB "
+                  f"at {chip['bits_per_synapse']} bits per synapse (weights only). Limits: {chip['source']}.",
+                  "", "| population | compartments | synapses in | cores | limited by | compartment use | "
+                  "synapse memory use |", "|---|---|---|---|---|---|---|"]
+        for p in mapping["populations"]:
+            lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
+                         f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | "
+                         f"{_pct(p['synapse_memory_utilisation'])} |")
+        lines += ["", "- core placement on the mesh (and hop-dependent spike energy) is not modelled"]
     timing = report.get("timing_s", {})
     if timing:
         lines += ["", "## Time", ""] + [f"- {k}: {v:.2f} s" for k, v in timing.items()]

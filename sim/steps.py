@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from neurograph.compile.artifact import load_network
+from neurograph.compile.mapping import CHIP_LIMITS, map_network
 from neurograph.sim.counters import count_events
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
 from neurograph.sim.plots import all_plots
@@ -87,6 +88,7 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
     if chip not in ENERGY_TABLES and energy_table is None:
         raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(ENERGY_TABLES)} or pass an energy table")
     table = load_energy_table(energy_table) if energy_table else None
-    result = build_report(net, simulation, counts.to_dict(), energy_report(net, counts, chip, table))
+    mapping = map_network(net, chip).to_dict() if chip in CHIP_LIMITS else None
+    result = build_report(net, simulation, counts.to_dict(), energy_report(net, counts, chip, table), mapping)
     write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result

@@ -1,0 +1,68 @@
+"""Chip mapping: hand-checkable core counts, splitting across chips, and unsplittable fan-ins."""
+import dataclasses
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from neurograph.compile.ir import Input, IRError, Network, Population, Projection, Readout
+from neurograph.compile.mapping import CHIP_LIMITS, map_network
+
+from conftest import make_fixed_network
+
+LOIHI1 = CHIP_LIMITS["loihi1"]
+
+
+def chain(nodes, f_in, f_out, adjacency=None):
+    """input --dense (all-ones W)--> relay (nodes, f_out) --graph--> integrator."""
+    adjacency = sp.identity(nodes, dtype=np.int64, format="csr") if adjacency is None else adjacency
+    pops = [Population("relay", "relay", (nodes, f_out), payload_bits=16),
+            Population("out", "integrator", (nodes, f_out))]
+    projs = [Projection("w", "dense", "input", "relay", np.ones((f_in, f_out), np.int64)),
+             Projection("a", "graph", "relay", "out", adjacency)]
+    return Network("fixed", Input("input", np.zeros((1, nodes, f_in), bool), "bernoulli", 0),
+                   pops, projs, Readout("out"))
+
+
+def test_compartment_limit_by_hand():
+    # 3000 nodes x 1 feature, 1 synapse each: 1024 compartments per core -> 3 cores per population
+    m = map_network(chain(3000, 1, 1))
+    assert [p.cores for p in m.populations] == [3, 3] and m.chips == 1
+    assert m.populations[0].limited_by == "compartments"
+
+
+def test_synapse_memory_limit_by_hand():
+    # each node: 10 features x 1000 synapses = 10,000 synapses = 80,000 bits -> 13 nodes per core
+    # (131,072 synapses per core), and 1000 input axons per node -> 4 nodes per core: axons bind first
+    m = map_network(chain(40, 1000, 10))
+    assert m.populations[0].cores == 10 and m.populations[0].limited_by == "input axons"
+    roomy = dataclasses.replace(LOIHI1, input_axons_per_core=None)
+    m = map_network(chain(40, 1000, 10), limits=roomy)
+    assert m.populations[0].cores == 4 and m.populations[0].limited_by == "synapse memory"   # ceil(40/13)
+
+
+def test_network_larger_than_a_chip_is_split_across_chips():
+    m = map_network(chain(200_000, 1, 1))       # 196 cores per population, 392 cores
+    assert m.cores == 2 * 196 and m.chips == 4
+
+
+def test_fan_in_beyond_a_core_is_an_error_naming_population_and_limit():
+    tiny = dataclasses.replace(LOIHI1, synapse_bits_per_core=8 * 100, input_axons_per_core=None)
+    with pytest.raises(IRError, match=r"population 'relay'.*fan-in of 500 synapses.*cannot be split"):
+        map_network(chain(2, 500, 1), limits=tiny)
+    with pytest.raises(IRError, match=r"5,000 presynaptic inputs exceed a core's 4,096 input axons"):
+        map_network(chain(2, 5000, 1))
+
+
+def test_graph_axons_count_distinct_neighbours():
+    # a star: node 0 receives from all 9 others; features share nothing across features
+    a = sp.csr_matrix(np.vstack([np.ones((1, 10)), np.eye(10)[1:]]).astype(np.int64))
+    net = chain(10, 1, 3, adjacency=a)
+    m = map_network(net)
+    assert m.populations[1].synapses == a.nnz * 3 and m.populations[1].cores == 1
+
+
+def test_mapping_of_a_compiled_network_and_loihi2_has_more_room():
+    net = make_fixed_network(seed=0, nodes=40)
+    one, two = map_network(net, "loihi1"), map_network(net, "loihi2")
+    assert one.cores >= two.cores >= len(net.populations)
