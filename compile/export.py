@@ -60,7 +60,9 @@ def export_network(model, graph, config) -> Network:
                 masks={k: v.numpy().astype(bool) for k, v in graph.masks.items()}, num_classes=graph.num_classes)
     net = Network(domain="float", input=Input("input", spikes, model.cfg.coding, input_seed),
                   populations=populations, projections=projections, readout=Readout("readout"), task=task,
-                  metadata={"config": config.to_dict(), "model": type(model).__name__, "dataset": graph.name})
+                  metadata={"config": config.to_dict(), "model": type(model).__name__, "dataset": graph.name,
+                            # for the sparsity-aware ANN baseline: nonzero entries of the feature matrix
+                            "input_nonzero_features": int(torch.count_nonzero(graph.x))})
     return validate(net)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -162,15 +162,24 @@ def input_raster(net: Network) -> np.ndarray:
     return raster
 
 
-def run_reference(net: Network) -> SimResult:
-    """Run the whole network; returns spikes of every spiking population and the readout."""
+def run_reference(net: Network, given_spikes: Optional[Dict[str, np.ndarray]] = None) -> SimResult:
+    """Run the whole network; returns spikes of every spiking population and the readout.
+
+    `given_spikes` replaces the named spiking populations' output by the given rasters
+    (e.g. a fixed-point run's), to see what the rest of the network does with them.
+    """
     start = time.perf_counter()
     fixed = net.domain == "fixed"
     outputs: Dict[str, np.ndarray] = {net.input.name: input_raster(net)}
     spikes: Dict[str, np.ndarray] = {}
     saturation: Dict[str, int] = {}
     readout = None
+    given_spikes = given_spikes or {}
     for pop in net.populations:
+        if pop.name in given_spikes:
+            spikes[pop.name] = given_spikes[pop.name]
+            outputs[pop.name] = given_spikes[pop.name].astype(np.int64 if fixed else np.float64)
+            continue
         a_in = population_input(net, pop.name, outputs, fixed)
         if pop.kind == "relay":
             outputs[pop.name] = relay_payload(pop, a_in, fixed, saturation)

@@ -14,6 +14,7 @@ import numpy as np
 from neurograph.compile.artifact import load_network
 from neurograph.compile.mapping import CHIP_LIMITS, map_network
 from neurograph.sim.counters import count_events
+from neurograph.sim.fidelity import fidelity_report
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
 from neurograph.sim.plots import all_plots
 from neurograph.sim.reference import SimResult, run_reference, spike_agreement
@@ -36,11 +37,10 @@ def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused
                "seconds": {"reference_run": reference.seconds["run"]}}
     float_path = network_path.with_name(network_path.name.replace(".npz", ".float.npz"))
     if float_path.is_file():
-        float_result = run_reference(load_network(float_path))
-        summary["accuracy"]["float_ir_reference"] = accuracy(float_result.readout, net)
-        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = float(
-            (float_result.predictions() == reference.predictions()).mean())
-        summary["fidelity"]["fixed_vs_float_spike_mismatch"] = quantization_mismatch(float_result, reference)
+        quantization = fidelity_report(load_network(float_path), net)
+        summary["accuracy"]["float_ir_reference"] = quantization["float_accuracy"]
+        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = quantization["prediction_agreement"]
+        summary["fidelity"]["quantization"] = quantization
     deployed = reference
     if engine == "lava":
         from neurograph.sim.lava_runner import run_on_lava
@@ -53,17 +53,6 @@ def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused
     _save_result(deployed, out / "spikes.npz")
     (out / "simulation.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def quantization_mismatch(float_result: SimResult, fixed_result: SimResult) -> dict:
-    """Where quantization departs from the float network: per population, the fraction of
-    (neuron, step) spike decisions that differ, overall and at each step."""
-    out = {}
-    for name, f in float_result.spikes.items():
-        differ = f != fixed_result.spikes[name]
-        out[name] = {"rate": float(differ.mean()),
-                     "per_step": [float(x) for x in differ.reshape(differ.shape[0], -1).mean(axis=1)]}
-    return out
 
 
 def _save_result(result: SimResult, path: Path) -> None:
