@@ -19,7 +19,7 @@ from neurograph.config import RunConfig
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     d = RunConfig()
-    p.add_argument("--dataset", default=d.data.name, help="cora | citeseer | pubmed | synthetic (default: %(default)s)")
+    p.add_argument("--dataset", default=d.data.name, help="cora | citeseer | pubmed | actor | dblp | synthetic (default: %(default)s)")
     p.add_argument("--data-root", default=None, help="folder holding Planetoid/<Name>/raw (default: ../shared/datasets)")
     p.add_argument("--model", default=d.model.name, help="gcsnn (default)")
     p.add_argument("--hidden", type=int, default=d.model.hidden)

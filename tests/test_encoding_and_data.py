@@ -75,3 +75,28 @@ def test_cora_public_split(tmp_path):
     assert g.edge_index.shape[1] == 10556 + 2708          # edges + self loops
     assert set(np.unique(g.x.numpy())) <= {0.0, 1.0}       # binary bag of words
     assert not any(Path(CORA_RAW).glob("../processed*"))   # the shared copy stays untouched
+
+
+ACTOR_RAW = default_data_root() / "Actor" / "raw"
+DBLP_RAW = default_data_root() / "DBLP" / "gnnet24_raw"
+
+
+@pytest.mark.skipif(not ACTOR_RAW.is_dir(), reason=f"Actor raw files not found at {ACTOR_RAW}")
+def test_actor_geom_gcn_split(tmp_path):
+    g = load_graph(DataConfig(name="actor", cache=str(tmp_path)))
+    assert (g.num_nodes, g.num_features, g.num_classes) == (7600, 932, 5)
+    assert [int(g.masks[k].sum()) for k in ("train", "val", "test")] == [3648, 2432, 1520]
+
+
+@pytest.mark.skipif(not DBLP_RAW.is_dir(), reason=f"DBLP files not found at {DBLP_RAW}")
+def test_dblp_final_snapshot_as_static_graph():
+    g = load_graph(DataConfig(name="dblp"))
+    assert (g.num_nodes, g.num_classes) == (28085, 10)
+    assert g.edge_index.shape[1] == 301_136 + 28_085         # symmetric edges + self loops
+    assert np.bincount(g.y.numpy()).tolist() == [8133, 1913, 4844, 1289, 3818, 2345, 3527, 851, 345, 1020]
+    assert 0.0 <= float(g.x.min()) and float(g.x.max()) <= 1.0
+
+
+def test_dblp_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="DBLP files not found"):
+        load_graph(DataConfig(name="dblp", root=str(tmp_path)))

@@ -47,13 +47,19 @@ def from_edges(name: str, x, y, edge_index, masks, num_classes: int) -> GraphDat
 
 
 def load_graph(cfg: DataConfig) -> GraphData:
+    from neurograph.data.actor import load_actor
+    from neurograph.data.dblp import load_dblp
     from neurograph.data.planetoid import PLANETOID_NAMES, load_planetoid
     from neurograph.data.synthetic import make_csbm
 
     name = cfg.name.lower()
+    if name == "dblp":
+        return load_dblp(cfg.root)
+    if name == "actor":
+        return load_actor(cfg.root, cfg.cache)
     if name == "synthetic":
         return make_csbm(cfg.num_nodes, cfg.num_classes, cfg.num_features, cfg.avg_degree, cfg.homophily, cfg.seed)
     if name in PLANETOID_NAMES:
         return load_planetoid(name, cfg.root, cfg.cache)
-    raise ValueError(f"unknown dataset {cfg.name!r}; choose one of {sorted(PLANETOID_NAMES) + ['synthetic']}")
+    raise ValueError(f"unknown dataset {cfg.name!r}; choose one of {sorted(PLANETOID_NAMES) + ['actor', 'dblp', 'synthetic']}")
 
