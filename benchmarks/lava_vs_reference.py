@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from table import print_table
+
 from neurograph.compile.artifact import load_network
 from neurograph.sim.lava_runner import run_on_lava
 from neurograph.sim.reference import run_reference, spike_agreement
@@ -67,10 +69,8 @@ def main(argv=None) -> int:
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
     }
     print(f"{net.input.shape[0]} nodes, {steps} steps, median of {args.repeats}; spikes identical in every run")
-    print(f"| {'engine':<32} | {'seconds':>8} | {'ms/step':>8} |")
-    print(f"|{'-' * 34}|{'-' * 10}|{'-' * 10}|")
-    for r in rows:
-        print(f"| {r['engine']:<32} | {r['seconds']:8.3f} | {r['ms_per_step']:8.2f} |")
+    print_table(("engine", "seconds", "ms/step"),
+                [(r["engine"], f"{r['seconds']:.3f}", f"{r['ms_per_step']:.2f}") for r in rows])
     print(f"Lava / reference: {result['lava_over_reference']:.1f}x")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from table import print_table
+
 GRAPHS = {
     "dblp": {"name": "dblp"},
     "synthetic-20k": {"name": "synthetic", "num_nodes": 20_000, "num_features": 128, "num_classes": 10},
@@ -83,13 +85,11 @@ def main(argv=None) -> int:
         print(f"{graph}: {r['nodes']:,} nodes, {r['edges_with_self_loops']:,} edges, compile {r['compile_s']:.1f} s, "
               f"Lava {r['lava_ms_per_step']:.0f} ms/step, agreement {100 * r['spike_agreement']:.2f}%, "
               f"peak RSS {r['peak_rss_mb_main']:.0f} MB (+{r['peak_rss_mb_largest_lava_process']:.0f} MB)", flush=True)
-    header = ("graph", "nodes", "edges", "compile s", "Lava ms/step", "reference s", "agreement", "peak MB main",
-              "peak MB Lava proc")
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for r in rows:
-        print(f"| {r['graph']} | {r['nodes']:,} | {r['edges_with_self_loops']:,} | {r['compile_s']:.1f} | "
-              f"{r['lava_ms_per_step']:.0f} | {r['reference_s']:.1f} | {100 * r['spike_agreement']:.2f}% | "
-              f"{r['peak_rss_mb_main']:.0f} | {r['peak_rss_mb_largest_lava_process']:.0f} |")
+    print_table(("graph", "nodes", "edges", "compile s", "Lava ms/step", "reference s", "agreement", "peak MB main",
+                 "peak MB Lava proc"),
+                [(r["graph"], f"{r['nodes']:,}", f"{r['edges_with_self_loops']:,}", f"{r['compile_s']:.1f}",
+                  f"{r['lava_ms_per_step']:.0f}", f"{r['reference_s']:.1f}", f"{100 * r['spike_agreement']:.2f}%",
+                  f"{r['peak_rss_mb_main']:.0f}", f"{r['peak_rss_mb_largest_lava_process']:.0f}") for r in rows])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
