@@ -1,5 +1,5 @@
-"""Time Lava (fused and, for small graphs, stock lowering) against the reference executor
-on the same compiled network, in one run. Prints a table and writes JSON.
+"""Time Lava (fused lowering) against the reference executor on the same compiled network,
+in one run. Prints a table and writes JSON.
 
     python benchmarks/lava_vs_reference.py                      # runs/demo/network.npz, or a quick Cora model
     python benchmarks/lava_vs_reference.py --network runs/x/network.npz --repeats 3

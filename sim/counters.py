@@ -11,8 +11,9 @@ Definitions (per step, over the whole run of ``num_steps`` steps):
   nonzero weights in row i of W; a graph projection fans an event of node u out
   to the nonzero entries of column u of A (its out-edges, self loop included).
 * neuron update: every compartment is updated every step. It is *active* when
-  it received synaptic input or has a nonzero bias (its state changes), else
-  *inactive* (an IF compartment with neither keeps its state).
+  it received a nonzero synaptic input (after the projection's shift) or has a
+  nonzero bias, else *inactive*. An IF compartment with neither keeps its state;
+  a leaky one still decays, which this count does not treat as activity.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class RunCounts:
                 "populations": [{**asdict(p), "firing_rate": p.firing_rate} for p in self.populations]}
 
 
-def _fan_out(net: Network, pr) -> np.ndarray:
+def _fan_out(pr) -> np.ndarray:
     """Synapses per source event: per source feature (dense) or per source node (graph)."""
     if pr.kind == "dense":
         return np.count_nonzero(np.asarray(pr.weight), axis=1)
@@ -84,7 +85,7 @@ def count_events(net: Network, spikes: Dict[str, np.ndarray]) -> RunCounts:
     projections = []
     for pr in net.projections:
         active = outputs[pr.source] != 0                       # (steps, N, F)
-        fan = _fan_out(net, pr)
+        fan = _fan_out(pr)
         n_src, f_src = net.source_shape(pr.source)
         if pr.kind == "dense":
             per_step = active.sum(axis=1) @ fan                # events per feature x fan-out

@@ -106,13 +106,10 @@ def _term(count: int, constant: Constant) -> dict:
 
 
 def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Constant]) -> Dict[str, float]:
-    """Chip energy by projection (its synaptic ops) and population (its updates and the events it sends).
-
-    The input's spikes are sent by the host-side source; they are priced with the first projection."""
+    """Chip energy by projection (its synaptic ops), population (its updates and the events it sends)
+    and the input (its spikes entering the chip from the host-side source)."""
     parts = {p.name: p.synaptic_ops * table["synaptic_op"].value_pj for p in counts.projections}
-    for p in counts.projections:
-        if p.source == net.input.name:
-            parts[p.name] += p.events * table["spike"].value_pj
+    parts[net.input.name] = int(net.input.spikes.sum()) * table["spike"].value_pj
     for p in counts.populations:
         parts[p.name] = (p.active_updates * table["neuron_update_active"].value_pj
                          + p.inactive_updates * table["neuron_update_inactive"].value_pj
@@ -121,14 +118,17 @@ def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Cons
 
 
 def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
-                  table: Optional[Dict[str, Constant]] = None) -> dict:
-    """Chip energy, the 45 nm SNN/ANN comparison and their ratios, every term with count and source."""
+                  table: Optional[Dict[str, Constant]] = None, table_name: Optional[str] = None) -> dict:
+    """Chip energy, the 45 nm SNN/ANN comparison and their ratios, every term with count and source.
+
+    `table` (with a `table_name` for the report) replaces the chip's constants, e.g. measured ones.
+    """
+    label = table_name or chip
     table = table or ENERGY_TABLES[chip]
     synops = sum(p.synaptic_ops for p in counts.projections)
     active = sum(p.active_updates for p in counts.populations)
     inactive = sum(p.inactive_updates for p in counts.populations)
-    events = sum(p.events for p in counts.populations) + sum(
-        p.events for p in counts.projections if p.source == net.input.name)
+    events = sum(p.events for p in counts.populations) + int(net.input.spikes.sum())   # input spikes enter once
     chip_terms = {
         "synaptic_ops": _term(synops, table["synaptic_op"]),
         "neuron_updates_active": _term(active, table["neuron_update_active"]),
@@ -155,15 +155,22 @@ def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
     ann_total = ann_term["energy_pj"]
     sparse_macs = ann_macs(net, sparse_input=True)
     sparse_term = _term(sum(sparse_macs.values()), CMOS45["fp32_mac"])
+    caveats = ["static/leakage power", "host I/O: input encoding and result read-out",
+               "routing: multi-hop spike energy and congestion", "ANN memory traffic",
+               "sparsity of the ANN's hidden activations"]
+    if chip == "loihi1" and table_name is None and graded_ops:
+        caveats.append("graded payloads are a Loihi 2 feature: on Loihi 1 constants each graded synaptic op is "
+                       "priced as a binary one (23.6 pJ) and each relay compartment as a neuron update")
+    used = {**{k: table[k] for k in CHIP_EVENTS}, "fp32_add": CMOS45["fp32_add"], "fp32_mac": CMOS45["fp32_mac"]}
     return {
-        "chip": chip,
+        "chip": label,
         "chip_energy": {"terms": chip_terms, "total_pj": chip_total, "where": "on chip", "per_part_pj": per_part},
         "snn_45nm": {"terms": snn_terms, "total_pj": snn_total},
         "snn_45nm_all_accumulates": {"terms": {"synaptic_ops_as_accumulates": papers_term},
                                      "total_pj": papers_term["energy_pj"],
                                      "what": "graph-SNN papers' convention: every synaptic op priced as an add"},
         "ann_45nm": {"terms": {"macs": ann_term}, "macs_per_projection": macs, "total_pj": ann_total,
-                     "what": "equivalent ANN (GCN with the same layer sizes), dense MACs"},
+                     "what": "equivalent ANN: the GCN baseline (same layer sizes), dense MACs"},
         "ann_45nm_sparse_input": {"terms": {"macs": sparse_term}, "macs_per_projection": sparse_macs,
                                   "total_pj": sparse_term["energy_pj"],
                                   "what": "same ANN, only nonzero input features cost MACs"},
@@ -175,7 +182,6 @@ def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
             "ann_45nm_over_chip": ann_total / chip_total if chip_total else None,
             "sparse_ann_45nm_over_chip": sparse_term["energy_pj"] / chip_total if chip_total else None,
         },
-        "not_modelled": ["static/leakage power", "host I/O: input encoding and result read-out",
-                         "routing: multi-hop spike energy and congestion", "ANN memory traffic"],
-        "constants": {**{k: asdict(v) for k, v in table.items()}, **{k: asdict(v) for k, v in CMOS45.items()}},
+        "not_modelled": caveats,
+        "constants": {k: asdict(v) for k, v in used.items()},      # exactly those the totals use
     }

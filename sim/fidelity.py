@@ -21,18 +21,14 @@ from typing import Optional
 import numpy as np
 
 from neurograph.compile.ir import Network
-from neurograph.sim.reference import input_raster, population_input, relay_outputs, run_reference
+from neurograph.sim.reference import SimResult, input_raster, population_input, relay_outputs, run_reference
+from neurograph.sim.report import accuracy
 
 
-def _accuracy(readout, net: Network) -> Optional[float]:
-    if net.task is None or "test" not in net.task.masks:
-        return None
-    mask = net.task.masks["test"]
-    return float((np.asarray(readout).argmax(axis=1)[mask] == net.task.labels[mask]).mean())
-
-
-def fidelity_report(float_net: Network, fixed_net: Network) -> dict:
-    float_run, fixed_run = run_reference(float_net), run_reference(fixed_net)
+def fidelity_report(float_net: Network, fixed_net: Network, fixed_run: Optional[SimResult] = None) -> dict:
+    """`fixed_run`: the fixed network's reference run, if already made."""
+    float_run = run_reference(float_net)
+    fixed_run = fixed_run or run_reference(fixed_net)
     quant = fixed_net.metadata.get("quantization", {})
 
     # every population's input, float and fixed, from the same (float) presynaptic spikes
@@ -49,7 +45,7 @@ def fidelity_report(float_net: Network, fixed_net: Network) -> dict:
         scale = q.get("activation_scale")
         a_f = population_input(float_net, pop.name, out_f, fixed=False)
         a_q = population_input(fixed_net, pop.name, out_q, fixed=True) / scale if scale else None
-        threshold = float_net.population(pop.name).threshold or 1.0
+        threshold = float_net.population(pop.name).threshold or 1.0   # readout: float units
         entry = {"parameters": {k: q.get(k) for k in ("weight_exp", "adjacency_exp", "vth", "bias_exp",
                                                       "payload_bits", "edges_dropped_by_rounding")}}
         if a_q is not None:
@@ -65,17 +61,15 @@ def fidelity_report(float_net: Network, fixed_net: Network) -> dict:
         layers[pop.name] = entry
 
     spiking = [p.name for p in fixed_net.populations if p.spiking]
-    swaps = [{"fixed_layers": [], "accuracy": _accuracy(float_run.readout, float_net)}]
+    swaps = [{"fixed_layers": [], "accuracy": accuracy(float_run.readout, float_net)}]
     for i in range(1, len(spiking) + 1):
         given = {name: fixed_run.spikes[name] for name in spiking[:i]}
         swaps.append({"fixed_layers": spiking[:i],
-                      "accuracy": _accuracy(run_reference(float_net, given).readout, float_net)})
-    swaps.append({"fixed_layers": "all", "accuracy": _accuracy(fixed_run.readout, fixed_net)})
+                      "accuracy": accuracy(run_reference(float_net, given).readout, float_net)})
+    swaps.append({"fixed_layers": "all", "accuracy": accuracy(fixed_run.readout, fixed_net)})
     return {
         "layers": layers,
         "accuracy_with_fixed_layers": swaps,
         "prediction_agreement": float((float_run.predictions() == fixed_run.predictions()).mean()),
-        "saturation_events": int(sum(fixed_run.saturation.values())),
-        "float_accuracy": _accuracy(float_run.readout, float_net),
-        "fixed_accuracy": _accuracy(fixed_run.readout, fixed_net),
+        "float_accuracy": accuracy(float_run.readout, float_net),
     }

@@ -152,15 +152,18 @@ def render_markdown(report: dict) -> str:
     quant = fid.get("quantization")
     if quant:
         lines += ["", "## Quantization fidelity (fixed point vs float IR, reference executor)", "",
-                  "Input-current error given the same presynaptic spikes, in units of the threshold.", "",
+                  "Input-current error given the same presynaptic spikes, in units of the threshold "
+                  "(the readout has none: float units).", "",
                   "| population | spike mismatch | worst step | current error RMS | max | signal RMS | "
-                  "weight exp | aggregation exp | vth | edges rounded to 0 |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "weight exp | aggregation exp | vth | edges rounded to 0 | saturation/wrap |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, layer in quant["layers"].items():
             sm, ce, pa = layer.get("spike_mismatch"), layer.get("current_error", {}), layer["parameters"]
+            sat = sum(layer["saturation"].values())
             lines.append(f"| {name} | {_pct(sm['rate']) if sm else '-'} | {_pct(max(sm['per_step'])) if sm else '-'} | "
                          f"{ce.get('rms', float('nan')):.4f} | {ce.get('max', float('nan')):.4f} | "
                          f"{ce.get('signal_rms', float('nan')):.3f} | {pa['weight_exp']} | {pa['adjacency_exp']} | "
-                         f"{pa['vth'] if pa['vth'] is not None else '-'} | {pa['edges_dropped_by_rounding']} |")
+                         f"{pa['vth'] if pa['vth'] is not None else '-'} | {pa['edges_dropped_by_rounding']} | {sat} |")
         lines += ["", "| layers in fixed point | test accuracy |", "|---|---|"]
         for swap in quant["accuracy_with_fixed_layers"]:
             layers = swap["fixed_layers"]

@@ -37,7 +37,7 @@ def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused
                "seconds": {"reference_run": reference.seconds["run"]}}
     float_path = network_path.with_name(network_path.name.replace(".npz", ".float.npz"))
     if float_path.is_file():
-        quantization = fidelity_report(load_network(float_path), net)
+        quantization = fidelity_report(load_network(float_path), net, reference)
         summary["accuracy"]["float_ir_reference"] = quantization["float_accuracy"]
         summary["fidelity"]["fixed_vs_float_prediction_agreement"] = quantization["prediction_agreement"]
         summary["fidelity"]["quantization"] = quantization
@@ -78,6 +78,7 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
         raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(ENERGY_TABLES)} or pass an energy table")
     table = load_energy_table(energy_table) if energy_table else None
     mapping = map_network(net, chip).to_dict() if chip in CHIP_LIMITS else None
-    result = build_report(net, simulation, counts.to_dict(), energy_report(net, counts, chip, table), mapping)
+    energy = energy_report(net, counts, chip, table, table_name=f"{Path(energy_table).name}" if table else None)
+    result = build_report(net, simulation, counts.to_dict(), energy, mapping)
     write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result

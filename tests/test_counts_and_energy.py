@@ -72,3 +72,24 @@ def test_loihi2_has_counts_but_no_invented_energy():
     for name, term in loihi2["chip_energy"]["terms"].items():
         assert term["energy_pj"] is None and term["count"] == loihi1["chip_energy"]["terms"][name]["count"]
     assert loihi2["chip_energy"]["terms"]["synaptic_ops"]["count"] > 0
+
+
+def test_user_energy_table_replaces_the_chip_constants(tmp_path):
+    import json
+    from neurograph.sim.energy import load_energy_table
+    table = {k: {"value_pj": v, "source": "my measurement"} for k, v in
+             (("synaptic_op", 2.0), ("neuron_update_active", 3.0), ("neuron_update_inactive", 1.0), ("spike", 0.5))}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    net = make_fixed_network(seed=5)
+    counts = count_events(net, run_reference(net).spikes)
+    report = energy_report(net, counts, "loihi2", load_energy_table(path), table_name="t.json")
+    terms = report["chip_energy"]["terms"]
+    assert report["chip"] == "t.json" and terms["synaptic_ops"]["source"] == "my measurement"
+    assert report["chip_energy"]["total_pj"] == pytest.approx(
+        2.0 * terms["synaptic_ops"]["count"] + 3.0 * terms["neuron_updates_active"]["count"]
+        + 1.0 * terms["neuron_updates_inactive"]["count"] + 0.5 * terms["spikes"]["count"])
+    del table["spike"]
+    path.write_text(json.dumps(table))
+    with pytest.raises(ValueError, match="lacks \\['spike'\\]"):
+        load_energy_table(path)

@@ -55,14 +55,23 @@ def test_fan_in_beyond_a_core_is_an_error_naming_population_and_limit():
 
 
 def test_graph_axons_count_distinct_neighbours():
-    # a star: node 0 receives from all 9 others; features share nothing across features
+    # node 0 receives from all 10 nodes (30 axons over 3 features); nodes 1..9 only from themselves,
+    # inputs node 0 already brought in: distinct axons stay 30, while a plain sum would be 57
     a = sp.csr_matrix(np.vstack([np.ones((1, 10)), np.eye(10)[1:]]).astype(np.int64))
     net = chain(10, 1, 3, adjacency=a)
-    m = map_network(net)
-    assert m.populations[1].synapses == a.nnz * 3 and m.populations[1].cores == 1
+    limits = dataclasses.replace(LOIHI1, input_axons_per_core=30)
+    out = map_network(net, limits=limits).populations[1]
+    assert out.synapses == a.nnz * 3 and out.cores == 1
+    tighter = dataclasses.replace(LOIHI1, input_axons_per_core=32)
+    star_first = sp.csr_matrix(np.vstack([np.eye(10)[1:], np.ones((1, 10))]).astype(np.int64))
+    # node 9 (the hub) last: nodes 0..8 bring 27 distinct axons, the hub adds 3 more new ones -> still fits 32
+    assert map_network(chain(10, 1, 3, adjacency=star_first), limits=tighter).populations[1].cores == 1
 
 
 def test_mapping_of_a_compiled_network_and_loihi2_has_more_room():
-    net = make_fixed_network(seed=0, nodes=40)
+    net = make_fixed_network(seed=0, nodes=300, hidden=8)       # if1: 2,400 compartments
     one, two = map_network(net, "loihi1"), map_network(net, "loihi2")
-    assert one.cores >= two.cores >= len(net.populations)
+    if1_on = {m.chip.name: next(p for p in m.populations if p.population == "if1") for m in (one, two)}
+    assert if1_on["loihi1"].cores == 3 and if1_on["loihi1"].limited_by == "compartments"   # ceil(2400 / 1024)
+    assert if1_on["loihi2"].cores == 1
+    assert one.cores > two.cores

@@ -62,8 +62,7 @@ def lava_weights(mantissa: np.ndarray, exponent: int):
 def _fusable(net: Network, relay_name: str):
     """A relay fed by one dense projection and read by one graph projection."""
     ins, outs = net.incoming(relay_name), [pr for pr in net.projections if pr.source == relay_name]
-    if len(ins) == 1 and len(outs) == 1 and ins[0].kind == "dense" and outs[0].kind == "graph" \
-            and ins[0].delay == 1 and outs[0].delay == 1:
+    if len(ins) == 1 and len(outs) == 1 and ins[0].kind == "dense" and outs[0].kind == "graph":
         return ins[0], outs[0]
     return None
 
@@ -83,6 +82,10 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
     if net.domain != "fixed":
         raise IRError("only a fixed-point network can be lowered to Lava; run quantize_network first")
     validate(net)
+    for pr in net.projections:
+        if pr.delay != 1:
+            raise IRError(f"projection {pr.name!r} has delay {pr.delay}; Lava's Dense/Sparse deliver after exactly "
+                          f"one step and delayed synapses are not lowered yet")
     steps = net.num_steps
     procs: Dict[str, object] = {}
     out_port = {}          # name -> OutPort carrying that population's output

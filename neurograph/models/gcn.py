@@ -11,7 +11,6 @@ from neurograph.config import ModelConfig
 
 class GCN(nn.Module):
     """ReLU GCN on row-normalized features (its usual setting), same graph normalization as GC-SNN."""
-    spiking = False
 
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
         super().__init__()

@@ -25,8 +25,6 @@ from neurograph.norm import STFN
 
 
 class GCSNN(nn.Module):
-    spiking = True
-
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
         super().__init__()
         if cfg.layers < 1:
