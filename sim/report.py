@@ -201,7 +201,7 @@ def render_markdown(report: dict) -> str:
               f"| equivalent ANN at 45 nm, dense MACs | {_pj(energy['ann_45nm']['total_pj'])} | | |",
               f"| equivalent ANN at 45 nm, nonzero inputs only | {_pj(energy['ann_45nm_sparse_input']['total_pj'])} "
               f"| | |", "",
-              f"- not modelled: {', '.join(energy['not_modelled'])}"]
+              f"- not modelled, and caveats: {'; '.join(energy['not_modelled'])}"]
     mapping = report.get("mapping")
     if mapping:
         chip = mapping["chip"]
