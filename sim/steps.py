@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
 from neurograph.compile.artifact import load_network
+from neurograph.compile.ir import Network
 from neurograph.compile.mapping import CHIP_LIMITS, map_network
 from neurograph.sim.counters import count_events
 from neurograph.sim.fidelity import fidelity_report
@@ -23,21 +24,21 @@ from neurograph.sim.report import accuracy, build_report, write_report
 ENGINES = ("lava", "reference")
 
 
-def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused", progress: bool = True) -> dict:
-    """Run the compiled network on the reference and (engine='lava') on Lava; compare them spike for spike."""
+def simulate_network(net: Network, float_net: Optional[Network] = None, engine: str = "lava",
+                     lowering: str = "fused", progress: bool = True) -> Tuple[dict, SimResult]:
+    """Run a compiled network on the reference and (engine='lava') on Lava; compare them spike for spike.
+
+    Returns the summary (accuracies, fidelity, timings) and the deployed run's result.
+    """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    network_path, out = Path(network_path), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    net = load_network(network_path)
     reference = run_reference(net)
     summary = {"engine": engine, "lowering": lowering if engine == "lava" else None,
                "accuracy": {"fixed_reference": accuracy(reference.readout, net)},
                "fidelity": {"saturation": reference.saturation},
                "seconds": {"reference_run": reference.seconds["run"]}}
-    float_path = network_path.with_name(network_path.name.replace(".npz", ".float.npz"))
-    if float_path.is_file():
-        quantization = fidelity_report(load_network(float_path), net, reference)
+    if float_net is not None:
+        quantization = fidelity_report(float_net, net, reference)
         summary["accuracy"]["float_ir_reference"] = quantization["float_accuracy"]
         summary["fidelity"]["fixed_vs_float_prediction_agreement"] = quantization["prediction_agreement"]
         summary["fidelity"]["quantization"] = quantization
@@ -50,6 +51,16 @@ def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused
         summary["fidelity"]["readout_identical"] = bool(np.array_equal(reference.readout, deployed.readout))
         summary["seconds"].update({f"lava_{k}": v for k, v in deployed.seconds.items()})
         summary["seconds"]["lava_per_step"] = deployed.seconds["run"] / net.num_steps
+    return summary, deployed
+
+
+def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused", progress: bool = True) -> dict:
+    """File form of :func:`simulate_network`: network.npz (+ network.float.npz) -> simulation.json + spikes.npz."""
+    network_path, out = Path(network_path), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    float_path = network_path.with_name(network_path.name.replace(".npz", ".float.npz"))
+    float_net = load_network(float_path) if float_path.is_file() else None
+    summary, deployed = simulate_network(load_network(network_path), float_net, engine, lowering, progress)
     _save_result(deployed, out / "spikes.npz")
     (out / "simulation.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -1,0 +1,1 @@
+"""Experiment scripts that produce the tables in docs/."""
