@@ -7,7 +7,6 @@ in one run. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import resource
 import statistics
@@ -15,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from table import print_table
+from table import print_table, write_json
 
 from neurograph.compile.artifact import load_network
 from neurograph.sim.lava_runner import run_on_lava
@@ -72,10 +71,7 @@ def main(argv=None) -> int:
     print_table(("engine", "seconds", "ms/step"),
                 [(r["engine"], f"{r['seconds']:.3f}", f"{r['ms_per_step']:.2f}") for r in rows])
     print(f"Lava / reference: {result['lava_over_reference']:.1f}x")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_json(result, args.out)
     return 0
 
 

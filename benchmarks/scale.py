@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from table import print_table
+from table import print_table, write_json
 
 GRAPHS = {
     "dblp": {"name": "dblp"},
@@ -90,10 +90,7 @@ def main(argv=None) -> int:
                 [(r["graph"], f"{r['nodes']:,}", f"{r['edges_with_self_loops']:,}", f"{r['compile_s']:.1f}",
                   f"{r['lava_ms_per_step']:.0f}", f"{r['reference_s']:.1f}", f"{100 * r['spike_agreement']:.2f}%",
                   f"{r['peak_rss_mb_main']:.0f}", f"{r['peak_rss_mb_largest_lava_process']:.0f}") for r in rows])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
-    print(f"wrote {out}")
+    write_json(rows, args.out)
     return 0
 
 

@@ -1,4 +1,6 @@
-"""Print benchmark rows as a Markdown table (shared by the benchmark scripts)."""
+"""Output helpers shared by the benchmark scripts: a Markdown table and a JSON file."""
+import json
+from pathlib import Path
 
 
 def print_table(header, rows) -> None:
@@ -7,3 +9,10 @@ def print_table(header, rows) -> None:
     print("|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(str(c) for c in row) + " |")
+
+
+def write_json(data, path) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2))
+    print(f"wrote {out}")
