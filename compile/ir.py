@@ -229,6 +229,9 @@ def validate(net: Network) -> Network:
         _validate_projection(net, pr)
     if net.readout.population not in names[1:]:
         raise IRError(f"readout population {net.readout.population!r} does not exist")
+    if net.readout.kind != "membrane":
+        raise IRError(f"readout kind {net.readout.kind!r} is not supported; the readout is the final membrane "
+                      f"potential ('membrane')")
     if net.task is not None:
         n = net.population(net.readout.population).shape[0]
         if net.task.labels.shape != (n,):

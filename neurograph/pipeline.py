@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -74,17 +75,23 @@ def load_checkpoint(path):
     return ckpt
 
 
+def compile_model(model, graph, cfg: RunConfig, training: Optional[dict] = None):
+    """Export, fold and quantize a trained model: (folded float IR, fixed-point IR)."""
+    float_net = export_network(model, graph, cfg)
+    if training is not None:
+        float_net.metadata["training"] = training
+    folded = fold_scales(float_net)
+    return folded, quantize_network(folded, cfg.quant.target_threshold, cfg.quant.headroom)
+
+
 def compile_checkpoint(checkpoint_path, out_dir) -> dict:
-    """Export, fold and quantize a trained model; writes network.float.npz and network.npz."""
+    """:func:`compile_model` on a checkpoint; writes network.float.npz and network.npz."""
     ckpt = load_checkpoint(checkpoint_path)
     cfg = RunConfig.from_dict(ckpt["config"])
     graph = load_graph(cfg.data)
     model = build_model(cfg.model, graph)
     model.load_state_dict(ckpt["state_dict"])
-    float_net = export_network(model, graph, cfg)
-    float_net.metadata["training"] = ckpt["training"]
-    folded = fold_scales(float_net)
-    fixed = quantize_network(folded, cfg.quant.target_threshold, cfg.quant.headroom)
+    folded, fixed = compile_model(model, graph, cfg, ckpt["training"])
     out = Path(out_dir)
     paths = {"float": save_network(folded, out / "network.float.npz"), "fixed": save_network(fixed, out / "network.npz")}
     return {"paths": paths, "quantization": fixed.metadata["quantization"]}

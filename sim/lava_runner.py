@@ -90,7 +90,7 @@ def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, c
                 bar.close()
         seconds["run"] = time.perf_counter() - start
         proc.stop()
-        failures = sorted(Path(workdir).glob("error-*.txt"))
+        failures = sorted(Path(built.workdir).glob("error-*.txt"))
         if failures:
             raise LavaRunError("a process model failed during the Lava run (the run was completed with its "
                                "state frozen and stopped):\n" + "\n".join(f.read_text() for f in failures))

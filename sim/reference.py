@@ -117,8 +117,11 @@ def run_population_fixed(pop: Population, a_in: np.ndarray, saturation: Dict[str
     return spikes if pop.spiking else v
 
 
-def run_population_float(pop: Population, a_in: np.ndarray) -> np.ndarray:
-    """Float dynamics: V = (1 - leak) V + a + bias; spike V > threshold; reset to 0."""
+def run_population_float(pop: Population, a_in: np.ndarray, peaks: Optional[Dict[str, float]] = None) -> np.ndarray:
+    """Float dynamics: V = (1 - leak) V + a + bias; spike V > threshold; reset to 0.
+
+    `peaks`, if given, receives the largest |scaled input| and |V| (before reset) seen:
+    the calibration ranges quantization needs."""
     if pop.node_scale is not None or pop.feature_scale is not None:
         node = np.ones(pop.shape[0]) if pop.node_scale is None else pop.node_scale
         feat = np.ones(pop.shape[1]) if pop.feature_scale is None else pop.feature_scale
@@ -126,12 +129,16 @@ def run_population_float(pop: Population, a_in: np.ndarray) -> np.ndarray:
     bias = 0.0 if pop.bias is None else pop.bias
     v = np.zeros(pop.shape)
     spikes = np.zeros(a_in.shape, dtype=bool) if pop.spiking else None
+    peak_v = 0.0
     for t in range(a_in.shape[0]):
         v = (1.0 - pop.leak) * v + a_in[t] + bias
+        peak_v = max(peak_v, float(np.abs(v).max()))
         if pop.spiking:
             s = v > pop.threshold
             v[s] = 0.0
             spikes[t] = s
+    if peaks is not None:
+        peaks.update(max_abs_input=float(np.abs(a_in).max()), max_abs_v=peak_v)
     return spikes if pop.spiking else v
 
 

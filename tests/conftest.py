@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from neurograph.compile.fold import fold_scales
 from neurograph.compile.ir import Input, Network, Population, Projection, Readout, Task, validate
 from neurograph.compile.quantize import quantize_network
-from neurograph.sim.reference import population_input, run_population_float
+from neurograph.sim.reference import input_raster, population_input, run_population_float
 
 
 def random_graph(rng, nodes: int, avg_degree: float = 3.0) -> sp.csr_matrix:
@@ -26,27 +26,15 @@ def random_graph(rng, nodes: int, avg_degree: float = 3.0) -> sp.csr_matrix:
 
 def calibrate(net: Network) -> Network:
     """Record each population's float input/voltage ranges, as export does from the torch model."""
-    outputs = {net.input.name: np.concatenate(
-        [net.input.spikes, np.zeros((net.num_steps - net.input.num_steps,) + net.input.shape, bool)]).astype(float)}
+    outputs = {net.input.name: input_raster(net)}
     for pop in net.populations:
         a_in = population_input(net, pop.name, outputs, fixed=False)
         if pop.kind == "relay":
             outputs[pop.name] = a_in
             continue
-        scale = np.outer(np.ones(pop.shape[0]) if pop.node_scale is None else pop.node_scale,
-                         np.ones(pop.shape[1]) if pop.feature_scale is None else pop.feature_scale)
-        v, peak = np.zeros(pop.shape), 0.0
-        spikes = np.zeros(a_in.shape)
-        bias = 0.0 if pop.bias is None else pop.bias
-        for t in range(a_in.shape[0]):
-            v = (1 - pop.leak) * v + a_in[t] * scale + bias
-            peak = max(peak, float(np.abs(v).max()))
-            if pop.spiking:
-                spikes[t] = v > pop.threshold
-                v[v > pop.threshold] = 0.0
-        pop.calibration = {"max_abs_input": float(np.abs(a_in * scale).max()), "max_abs_v": peak}
+        result = run_population_float(pop, a_in, peaks=pop.calibration)
         if pop.spiking:
-            outputs[pop.name] = run_population_float(pop, a_in).astype(float)
+            outputs[pop.name] = result.astype(float)
     return net
 
 

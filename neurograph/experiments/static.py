@@ -26,6 +26,7 @@ import torch
 from neurograph.config import RunConfig
 from neurograph.data import DatasetNotFoundError, load_graph
 from neurograph.models import build_model
+from neurograph.pipeline import baseline_config, compile_model
 from neurograph.train import train_model
 
 MODELS = ("gcn", "gcsnn")
@@ -33,15 +34,11 @@ MODELS = ("gcn", "gcsnn")
 
 def deploy(model, graph, cfg: RunConfig) -> dict:
     """Compile a trained spiking model and run it on Lava; the numbers a results table needs."""
-    from neurograph.compile.export import export_network
-    from neurograph.compile.fold import fold_scales
-    from neurograph.compile.quantize import quantize_network
     from neurograph.sim.counters import count_events
     from neurograph.sim.energy import energy_report
     from neurograph.sim.steps import simulate_network
 
-    float_net = fold_scales(export_network(model, graph, cfg))
-    fixed = quantize_network(float_net, cfg.quant.target_threshold, cfg.quant.headroom)
+    float_net, fixed = compile_model(model, graph, cfg)
     summary, deployed = simulate_network(fixed, float_net, engine="lava", progress=False)
     counts = count_events(fixed, deployed.spikes)
     energy = energy_report(fixed, counts, cfg.chip.name)
@@ -63,13 +60,13 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
     return row
 
 
-def variants(model: str, stfn_ablation: bool):
-    """(label, model-config changes) for one model name."""
+def variants(model: str, base: RunConfig, stfn_ablation: bool):
+    """(label, run configuration) for one model name; the GCN is the pipeline's baseline."""
     if model == "gcn":
-        return [("GCN", {"name": "gcn", "dropout": 0.5})]
-    out = [("GC-SNN", {"name": "gcsnn"})]
+        return [("GCN", baseline_config(base))]
+    out = [("GC-SNN", base)]
     if stfn_ablation:
-        out.append(("GC-SNN without STFN", {"name": "gcsnn", "stfn": False}))
+        out.append(("GC-SNN without STFN", dataclasses.replace(base, model=dataclasses.replace(base.model, stfn=False))))
     return out
 
 
@@ -128,12 +125,10 @@ def main(argv=None) -> int:
             continue
         for depth in args.depths:
             for model in args.models:
-                for label, changes in variants(model, args.stfn_ablation):
-                    for seed in args.seeds:
-                        cfg = dataclasses.replace(
-                            base, model=dataclasses.replace(base.model, layers=depth, **changes),
-                            train=dataclasses.replace(base.train, seed=seed,
-                                                      **({"weight_decay": 5e-4} if model == "gcn" else {})))
+                for seed in args.seeds:
+                    run = dataclasses.replace(base, model=dataclasses.replace(base.model, layers=depth),
+                                              train=dataclasses.replace(base.train, seed=seed))
+                    for label, cfg in variants(model, run, args.stfn_ablation):
                         row = run_one(cfg, graph, not args.no_deploy)
                         rows.append({"dataset": dataset, "label": label, "layers": depth, "seed": seed, **row})
                         print(f"{dataset} {label} layers={depth} seed={seed}: float {100 * row['float']:.1f}%"
