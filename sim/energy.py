@@ -12,9 +12,8 @@ energy = sum over event kinds of (count x constant). Tables (see
 * ``loihi2``: no per-operation energies are published; it has none, so only
   counts are reported. A user with measured figures passes a JSON table.
 
-Not modelled: static/leakage power, host I/O (input encoding, reading results),
-routing congestion and multi-hop spike energy (spikes are priced within a tile),
-memory traffic of the ANN baseline.
+What is not modelled is listed in every report (``not_modelled``) and in
+docs/energy-model.md.
 """
 from __future__ import annotations
 
@@ -38,6 +37,8 @@ class Constant:
     note: str = ""
 
 
+CHIP_EVENTS = ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike")   # priced on chip
+
 ENERGY_TABLES: Dict[str, Dict[str, Constant]] = {
     "loihi1": {
         "synaptic_op": Constant(23.6, DAVIES_2018, "synaptic spike operation (minimum)"),
@@ -50,7 +51,7 @@ ENERGY_TABLES: Dict[str, Dict[str, Constant]] = {
     },
     "loihi2": {
         name: Constant(None, "no published per-operation energy for Loihi 2; supply a table with --energy-table")
-        for name in ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike")
+        for name in CHIP_EVENTS
     },
 }
 CMOS45 = {
@@ -62,7 +63,6 @@ CMOS45 = {
     "int8_add": Constant(0.03, HOROWITZ_2014, "8-bit integer add (widely quoted, e.g. SpikingJelly; not re-read)"),
     "int8_mult": Constant(0.2, HOROWITZ_2014, "8-bit integer multiply (widely quoted; not re-read)"),
 }
-CHIP_EVENTS = ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike")
 
 
 def load_energy_table(path) -> Dict[str, Constant]:
