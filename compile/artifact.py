@@ -7,6 +7,7 @@ turns every way a file can be broken into an :class:`ArtifactError` that says so
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Dict
 import numpy as np
 import scipy.sparse as sp
 
-from neurograph.compile.ir import (IR_FORMAT, IR_VERSION, Input, IRError, Network, Population, Projection,
-                                   Readout, Task, validate)
+from neurograph.compile.ir import (IR_FORMAT, IR_VERSION, HostStage, Input, IRError, Network, Population,
+                                   Projection, Readout, Task, validate)
 
 
 class ArtifactError(ValueError):
@@ -57,6 +58,7 @@ def save_network(net: Network, path) -> Path:
         "populations": [], "projections": [],
         "readout": {"population": net.readout.population, "kind": net.readout.kind},
         "metadata": net.metadata,
+        "host": [dataclasses.asdict(stage) for stage in net.host],
     }
     for i, p in enumerate(net.populations):
         header["populations"].append({
@@ -124,7 +126,7 @@ def load_network(path) -> Network:
                         masks={k: _get(arrays, v) for k, v in tk["masks"].items()})
         net = Network(domain=header["domain"], input=Input(inp["name"], spikes, inp["coding"], inp["seed"]),
                       populations=pops, projections=projs, readout=Readout(**header["readout"]), task=task,
-                      metadata=header.get("metadata", {}))
+                      host=[HostStage(**stage) for stage in header["host"]], metadata=header.get("metadata", {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{path} is incomplete or inconsistent ({type(exc).__name__}: {exc}); "
                             f"recompile it with `neurograph compile`") from exc

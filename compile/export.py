@@ -1,18 +1,24 @@
-"""Export a trained PyTorch model to the float IR (what it computes, in its own units).
+"""Export a trained spiking model to the float IR (what it computes, in its own units).
 
-A GC-SNN layer l becomes the chain the chip runs:
+A GC-SNN or GA-SNN layer l becomes the chain the chip runs:
 
-    source --dense W_l--> relay_l (graded) --graph A--> if_l   (or the readout integrator)
+    source --dense W_l--> relay_l (graded) --graph A_l--> if_l   (or the readout integrator)
 
-with STFN's frozen per-neuron affine map kept as the target's node/feature input
-scales and bias, to be folded into the synapses by :func:`fold_scales`.
+A_l is the GCN-normalized adjacency (GC-SNN) or the frozen attention coefficients
+(GA-SNN). STFN's frozen per-neuron affine map is kept as the target's node/feature
+input scales and bias, to be folded into the synapses by :func:`fold_scales`.
+What the chip does not compute -- input encoding, the class decision, the
+calibration pass that froze STFN and attention -- becomes the IR's host stages.
 """
 from __future__ import annotations
+
+from typing import Dict, List
 
 import numpy as np
 import torch
 
-from neurograph.compile.ir import Input, IRError, Network, Population, Projection, Readout, Task, validate
+from neurograph.compile.ir import (HostStage, Input, IRError, Network, Population, Projection, Readout, Task,
+                                   validate)
 
 
 def export_network(model, graph, config) -> Network:
@@ -22,16 +28,15 @@ def export_network(model, graph, config) -> Network:
 
     if not isinstance(model, GCSNN):
         raise IRError(f"cannot export {type(model).__name__}: only spiking models deploy to the chip "
-                      f"(supported: GCSNN); ANN baselines are compared in the energy report instead")
+                      f"(supported: GCSNN, GASNN); ANN baselines are compared in the energy report instead")
     if GRAPH_CONV_DELAY != 2:
         raise IRError("the float model's graph-conv delay must equal the chip's two synaptic hops")
     input_seed = config.train.input_seed
     model.eval()
     with torch.no_grad():
-        model.inference_logits(graph, input_seed)     # freezes STFN statistics, records ranges
+        model.inference_logits(graph, input_seed)     # freezes STFN statistics and attention, records ranges
     spikes = model.input_spikes(graph, input_seed)
     n = graph.num_nodes
-    adjacency = graph.adjacency()
     populations, projections = [], []
     source = "input"
     last = len(model.convs) - 1
@@ -41,7 +46,8 @@ def export_network(model, graph, config) -> Network:
         populations.append(Population(relay, "relay", (n, f_out)))
         projections.append(Projection(f"transform{layer + 1}", "dense", source, relay,
                                       conv.lin.weight.detach().double().numpy().T.copy()))
-        projections.append(Projection(f"aggregate{layer + 1}", "graph", relay, target, adjacency.copy()))
+        projections.append(Projection(f"aggregate{layer + 1}", "graph", relay, target,
+                                      model.aggregation_matrix(layer, graph)))
         if layer == last:
             bias = np.broadcast_to(model.readout_bias.detach().double().numpy(), (n, f_out)).copy()
             populations.append(Population(target, "integrator", (n, f_out), bias=bias,
@@ -58,12 +64,75 @@ def export_network(model, graph, config) -> Network:
         source = target
     task = Task(labels=graph.y.numpy().astype(np.int64),
                 masks={k: v.numpy().astype(bool) for k, v in graph.masks.items()}, num_classes=graph.num_classes)
+    attention = model.cfg.name == "gasnn"
     net = Network(domain="float", input=Input("input", spikes, model.cfg.coding, input_seed),
                   populations=populations, projections=projections, readout=Readout("readout"), task=task,
+                  host=host_stages(model, graph, spikes),
                   metadata={"config": config.to_dict(), "model": type(model).__name__, "dataset": graph.name,
+                            "aggregation": "frozen attention (calibrated on the host)" if attention
+                            else "GCN-normalized adjacency",
                             # for the sparsity-aware ANN baseline: nonzero entries of the feature matrix
                             "input_nonzero_features": int(torch.count_nonzero(graph.x))})
     return validate(net)
+
+
+def host_stages(model, graph, spikes: np.ndarray) -> List[HostStage]:
+    """The host's share of a deployment, with operation counts from shapes and counted spikes."""
+    steps, nonzero = model.cfg.num_steps, int(torch.count_nonzero(graph.x))
+    per_feature = {"random_draws" if model.cfg.coding == "bernoulli" else "fp32_add": nonzero * steps,
+                   "compares": nonzero * steps}
+    stages = [HostStage("encode_input", "per_inference", ["input"], per_feature,
+                        f"{model.cfg.coding} spike coding of the {nonzero:,} nonzero node features, T={steps}")]
+    frozen = (["STFN statistics (folded into weights and biases)"] if model.cfg.stfn else []) + \
+        (["attention coefficients (the aggregation weights)"] if model.cfg.name == "gasnn" else [])
+    if frozen:
+        last = len(model.convs)
+        feeds = [f"aggregate{i + 1}" for i in range(last)]
+        if model.cfg.stfn:
+            feeds += [f"transform{i + 1}" for i in range(last - 1)] + \
+                     [f"{model.cfg.neuron}{i + 1}" for i in range(last - 1)]
+        stages.append(HostStage("calibrate", "once", feeds, calibration_ops(model, graph, spikes),
+                                "float pass over the deployed input that froze " + " and ".join(frozen)))
+    stages.append(HostStage("decide_class", "per_inference", ["readout"],
+                            {"compares": graph.num_nodes * (graph.num_classes - 1)},
+                            "argmax over the readout's membrane potentials"))
+    return stages
+
+
+def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
+    """Operations of the float calibration pass, from its shapes and the spikes it counted.
+
+    Per layer over the S run steps: the feature transform accumulates W's row per
+    source spike; aggregation is one MAC per edge and feature per step; attention adds
+    two score MACs per node and feature, and per edge a score add, LeakyReLU multiply,
+    exp, softmax sum and divide, plus the window mean; STFN statistics take two adds
+    and a multiply per neuron per window step and the normalization one MAC per neuron
+    per step; IF/LIF neurons one add and one compare per neuron per step.
+    """
+    ops = {"fp32_add": 0, "fp32_mac": 0, "fp32_mult": 0, "exp": 0, "div": 0, "compares": 0}
+    s, t, n, e = model.run_steps, model.cfg.num_steps, graph.num_nodes, graph.edge_index.shape[1]
+    attention = model.cfg.name == "gasnn"
+    source_spikes = int(spikes.sum())
+    for layer, conv in enumerate(model.convs):
+        f = conv.lin.out_features
+        ops["fp32_add"] += source_spikes * f
+        ops["fp32_mac"] += s * e * f
+        if attention:
+            ops["fp32_mac"] += s * 2 * n * f
+            ops["fp32_add"] += 2 * s * e + t * e
+            for kind in ("fp32_mult", "exp", "div"):
+                ops[kind] += s * e
+        if layer == len(model.convs) - 1:
+            ops["fp32_add"] += s * n * f            # the readout integrator
+            break
+        if model.cfg.stfn:
+            ops["fp32_add"] += 2 * t * n * f
+            ops["fp32_mult"] += t * n * f
+            ops["fp32_mac"] += s * n * f
+        ops["fp32_add"] += s * n * f
+        ops["compares"] += s * n * f
+        source_spikes = int(model.calibration_trace[f"{model.cfg.neuron}{layer + 1}"]["spikes"].sum())
+    return ops
 
 
 def _ranges(trace: dict) -> dict:

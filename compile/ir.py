@@ -31,6 +31,11 @@ are numbered 1..num_steps as in Lava):
 Delays are explicit so the reference and Lava agree by construction: Lava's
 Dense/Sparse deliver a spike one step later, so a two-stage graph convolution
 (feature transform, then aggregation) takes two steps.
+
+What the chip cannot do is named too: ``host`` lists the :class:`HostStage` s the
+deployed network relies on (input encoding, the read-out, a calibration pass that
+froze STFN statistics or attention coefficients into weights), when each runs and
+what it feeds, with its counted operations, so reports say what runs where.
 """
 from __future__ import annotations
 
@@ -41,12 +46,13 @@ import numpy as np
 import scipy.sparse as sp
 
 IR_FORMAT = "neurograph.network"
-IR_VERSION = 1
+IR_VERSION = 2                    # 2: host stages
 
 POPULATION_KINDS = ("relay", "if", "lif", "integrator")
 SPIKING_KINDS = ("if", "lif")
 PROJECTION_KINDS = ("dense", "graph")
 DOMAINS = ("float", "fixed")
+HOST_WHEN = ("per_inference", "once")
 
 
 class IRError(ValueError):
@@ -141,6 +147,16 @@ class Task:
 
 
 @dataclass
+class HostStage:
+    """Work the deployed network needs from the host computer beside the chip."""
+    name: str
+    when: str                      # "per_inference", or "once" (at compile time, for this graph and input)
+    feeds: List[str]               # the IR parts it produces or consumes (input, projections, readout)
+    ops: Dict[str, int]            # counted operations by kind: fp32_add, fp32_mac, fp32_mult, exp, ...
+    what: str = ""                 # one line for people
+
+
+@dataclass
 class Network:
     domain: str
     input: Input
@@ -148,6 +164,7 @@ class Network:
     projections: List[Projection]
     readout: Readout
     task: Optional[Task] = None
+    host: List[HostStage] = field(default_factory=list)
     # Everything needed to say how this network was made (the run configuration,
     # quantization choices, provenance); saved with the artifact.
     metadata: Dict[str, object] = field(default_factory=dict)
@@ -232,6 +249,15 @@ def validate(net: Network) -> Network:
     if net.readout.kind != "membrane":
         raise IRError(f"readout kind {net.readout.kind!r} is not supported; the readout is the final membrane "
                       f"potential ('membrane')")
+    parts = set(names) | {pr.name for pr in net.projections}
+    for stage in net.host:
+        if stage.when not in HOST_WHEN:
+            raise IRError(f"host stage {stage.name!r}: when={stage.when!r} is not one of {HOST_WHEN}")
+        unknown = [f for f in stage.feeds if f not in parts]
+        if unknown:
+            raise IRError(f"host stage {stage.name!r} feeds {unknown}, which are not parts of the network")
+        if any(int(v) < 0 for v in stage.ops.values()):
+            raise IRError(f"host stage {stage.name!r}: operation counts must be >= 0, got {stage.ops}")
     if net.task is not None:
         n = net.population(net.readout.population).shape[0]
         if net.task.labels.shape != (n,):

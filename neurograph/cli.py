@@ -21,15 +21,20 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     d = RunConfig()
     p.add_argument("--dataset", default=d.data.name, help="cora | citeseer | pubmed | actor | dblp | synthetic (default: %(default)s)")
     p.add_argument("--data-root", default=None, help="folder holding Planetoid/<Name>/raw (default: ../shared/datasets)")
-    p.add_argument("--model", default=d.model.name, help="gcsnn (default)")
+    p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn"],
+                   help="spiking model to train and deploy (its ANN baseline, GCN or GAT, is trained beside it)")
     p.add_argument("--hidden", type=int, default=d.model.hidden)
     p.add_argument("--layers", type=int, default=d.model.layers)
     p.add_argument("--steps", type=int, default=d.model.num_steps, help="T, input time steps (default: %(default)s)")
     p.add_argument("--neuron", default=d.model.neuron, choices=["if", "lif"])
     p.add_argument("--leak", type=float, default=d.model.leak, help="LIF leak per step, 0..1")
     p.add_argument("--coding", default=d.model.coding, choices=["bernoulli", "deterministic"])
-    p.add_argument("--no-stfn", action="store_true", help="train without STFN")
-    p.add_argument("--dropout", type=float, default=d.model.dropout)
+    # default None: the model's own setting (config.MODEL_SETTINGS) unless given
+    p.add_argument("--stfn", action=argparse.BooleanOptionalAction, default=None,
+                   help="STFN on the hidden layers (default: the model's setting, off)")
+    p.add_argument("--dropout", type=float, default=None, help="window dropout (default: the model's setting)")
+    p.add_argument("--attention-dropout", type=float, default=None,
+                   help="GA-SNN: dropout on attention coefficients while training (default: the model's setting)")
     p.add_argument("--epochs", type=int, default=d.train.epochs)
     p.add_argument("--lr", type=float, default=d.train.lr)
     p.add_argument("--weight-decay", type=float, default=d.train.weight_decay)
@@ -38,11 +43,14 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args) -> RunConfig:
-    cfg = RunConfig()
+    cfg = RunConfig.for_model(args.model)
     cfg.data.name, cfg.data.root = args.dataset, args.data_root
     m = cfg.model
-    m.name, m.hidden, m.layers, m.num_steps, m.neuron = args.model, args.hidden, args.layers, args.steps, args.neuron
-    m.leak, m.coding, m.stfn, m.dropout = args.leak, args.coding, not args.no_stfn, args.dropout
+    m.hidden, m.layers, m.num_steps, m.neuron = args.hidden, args.layers, args.steps, args.neuron
+    m.leak, m.coding = args.leak, args.coding
+    for name in ("stfn", "dropout", "attention_dropout"):
+        if getattr(args, name) is not None:
+            setattr(m, name, getattr(args, name))
     t = cfg.train
     t.epochs, t.lr, t.weight_decay, t.seed = args.epochs, args.lr, args.weight_decay, args.seed
     cfg.chip.name = args.chip
@@ -94,7 +102,7 @@ def cmd_demo(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.to_json())
     start = time.perf_counter()
-    print(f"[1/4] train GC-SNN and its GCN baseline on {cfg.data.name}")
+    print(f"[1/4] train {cfg.model.name} and its ANN baseline on {cfg.data.name}")
     train(cfg, out / "model.pt")
     print("[2/4] compile: export -> fold STFN -> quantize to Loihi fixed point")
     compile_checkpoint(out / "model.pt", out)
@@ -107,7 +115,7 @@ def cmd_demo(args) -> None:
     acc, fid = result["accuracy"], result["fidelity"]
     print("Summary")
     for name, value in acc["float_models"].items():
-        print(f"  {name:<8} float test accuracy        {100 * value:6.2f}%")
+        print(f"  {name + ' float test accuracy':<34} {100 * value:6.2f}%")
     print(f"  deployed on Lava test accuracy     {100 * acc['lava']:6.2f}%")
     print(f"  Lava vs reference spike agreement  {100 * fid['spike_agreement']['all']:6.2f}%")
     print(f"  ANN/SNN energy ratio (45 nm)       {result['energy']['ratios']['ann_over_snn_45nm']:6.2f}x")
@@ -125,10 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train a graph SNN (and its GCN baseline)")
+    p = sub.add_parser("train", help="train a graph SNN (and its GCN/GAT baseline)")
     _add_config_args(p)
     p.add_argument("--out", default="runs/model.pt")
-    p.add_argument("--no-baseline", action="store_true", help="skip the GCN baseline")
+    p.add_argument("--no-baseline", action="store_true", help="skip the ANN baseline")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("compile", help="export, fold and quantize a checkpoint to network.npz")

@@ -1,16 +1,21 @@
-"""Spiking graph convolution as a PyG MessagePassing layer, timed like the chip.
+"""Spiking graph layers as PyG MessagePassing layers, timed like the chip.
 
-On the chip a graph convolution is two synaptic hops -- the feature transform
+On the chip a graph layer is two synaptic hops -- the feature transform
 S @ W into graded relay compartments, then the aggregation over edges -- and each
 hop delivers one step later. So the current into layer l at step t is the
-convolution of layer l-1's spikes at step t - DELAY. Training with that timing
+aggregation of layer l-1's spikes at step t - DELAY. Training with that timing
 makes the float model and the deployed network the same dynamical system.
+
+Both layers compute I_t[v] = sum_u c_t[v, u] * (S_{t-DELAY}[u] @ W); they differ in
+the edge coefficients c: fixed (GCN normalization) or per-step attention.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import softmax
 
 GRAPH_CONV_DELAY = 2   # steps: Dense (feature transform) + Sparse (aggregation), one each
 
@@ -23,23 +28,71 @@ class SpikingGraphConv(MessagePassing):
         self.lin = nn.Linear(in_features, out_features, bias=False)
 
     def forward(self, s: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor,
-                num_steps: int) -> torch.Tensor:
+                num_steps: int, window: slice = slice(None)) -> torch.Tensor:
         """s: spikes, dense (T_s, N, F_in) or sparse (T_s * N, F_in) for sparse inputs such as
-        bag-of-words features. Returns the delayed current, (num_steps, N, F_out)."""
+        bag-of-words features; `window`: the source steps carrying the input window (used by
+        layers that calibrate on it). Returns the delayed current, (num_steps, N, F_out)."""
         if s.is_sparse:
             num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
             h = torch.sparse.mm(s, self.lin.weight.t()).view(-1, num_nodes, self.lin.out_features)
         else:
             h = self.lin(s)
-        h = self.propagate(edge_index, x=h, edge_weight=edge_weight)
+        coefficients = self.edge_coefficients(h, edge_index, edge_weight, window)
+        h = self.propagate(edge_index, x=h, coefficient=coefficients)
         out = h.new_zeros((num_steps,) + h.shape[1:])
         n = min(h.shape[0], num_steps - GRAPH_CONV_DELAY)
         if n > 0:
             out[GRAPH_CONV_DELAY:GRAPH_CONV_DELAY + n] = h[:n]
         return out
 
-    def message(self, x_j: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
-        return edge_weight.view(-1, 1) * x_j
+    def edge_coefficients(self, h: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor,
+                          window: slice) -> torch.Tensor:
+        """Per-edge coefficients, (E,) for all steps or (T_s, E) per step."""
+        return edge_weight
+
+    def message(self, x_j: torch.Tensor, coefficient: torch.Tensor) -> torch.Tensor:
+        return coefficient.unsqueeze(-1) * x_j
+
+
+class SpikingGraphAttention(SpikingGraphConv):
+    """GAT-style attention from the spiking features of each step (one head):
+
+        h_t = S_t W,   e_t[v, u] = LeakyReLU(a_dst . h_t[v] + a_src . h_t[u]),
+        c_t[v, u] = softmax over v's in-edges u (self loop included) of e_t[v, u].
+
+    A synapse cannot compute a softmax, so the deployed form freezes c: a calibration
+    pass (``calibrating = True``, eval mode, the deployed input) records the mean of c_t
+    over the input window per edge, and from then on eval mode uses those fixed
+    coefficients (``frozen``), as STFN freezes its statistics. ``live = True`` evaluates
+    with per-step attention instead, to measure what freezing costs.
+    """
+
+    def __init__(self, in_features: int, out_features: int, negative_slope: float = 0.2, dropout: float = 0.0):
+        super().__init__(in_features, out_features)
+        self.negative_slope, self.dropout = negative_slope, dropout
+        bound = (6.0 / (out_features + 1)) ** 0.5       # glorot, as PyG's GATConv
+        self.att_src = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.att_dst = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.register_buffer("frozen", torch.empty(0), persistent=False)   # recalibrated on load
+        self.calibrating = False
+        self.live = False
+
+    def attention(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """Per-step attention coefficients, (T_s, E)."""
+        src, dst = edge_index
+        scores = F.leaky_relu((h @ self.att_src)[:, src] + (h @ self.att_dst)[:, dst], self.negative_slope)
+        return softmax(scores.t(), dst, num_nodes=h.shape[1], dim=0).t()
+
+    def edge_coefficients(self, h, edge_index, edge_weight, window):
+        if self.training or self.calibrating or self.live:
+            alpha = self.attention(h, edge_index)
+            if self.calibrating:
+                self.frozen = alpha[window].mean(dim=0).detach()
+            return F.dropout(alpha, self.dropout, self.training)     # as GAT: drop edges while training
+        if self.frozen.shape != (edge_index.shape[1],):
+            raise RuntimeError("GA-SNN attention is not calibrated for this graph: run the model's "
+                               "inference_logits (which calibrates) before evaluating its deployed form")
+        return self.frozen
 
 
 def window_dropout(s: torch.Tensor, p: float, training: bool, num_nodes: int) -> torch.Tensor:

@@ -35,6 +35,7 @@ def build_report(net: Network, simulation: dict, counts: dict, energy: dict, map
             "projections": [{"name": p.name, "kind": p.kind, "source": p.source, "target": p.target,
                              "exponent": p.exponent, "delay": p.delay} for p in net.projections],
             "input_steps": net.input.num_steps, "run_steps": net.num_steps,
+            "aggregation": net.metadata.get("aggregation", "GCN-normalized adjacency"),
             "quantization": net.metadata.get("quantization", {}),
         },
         "accuracy": {
@@ -177,12 +178,17 @@ def render_markdown(report: dict) -> str:
     for p in report["counts"]["projections"]:
         kind = p["kind"] + (" (graded)" if p["graded"] else "")
         lines.append(f"| {p['name']} | {kind} | {p['synapses']:,} | {p['events']:,} | {p['synaptic_ops']:,} |")
-    lines += ["", f"## Energy ({energy['chip']})", "", "| term | count | pJ/event | energy | source |",
-              "|---|---|---|---|---|"]
+    lines += where_it_runs(report)
+    lines += ["", f"## Energy ({energy['chip']})", "", "| term | where | count | pJ/event | energy | source |",
+              "|---|---|---|---|---|---|"]
     for section in ("chip_energy", "snn_45nm", "snn_45nm_all_accumulates", "ann_45nm", "ann_45nm_sparse_input"):
         for name, t in energy[section]["terms"].items():
-            lines.append(f"| {section}: {name} | {t['count']:,} | {t['pj_per_event']} | {_pj(t['energy_pj'])} | "
-                         f"{t['source']} |")
+            lines.append(f"| {section}: {name} | {energy[section]['where']} | {t['count']:,} | {t['pj_per_event']} | "
+                         f"{_pj(t['energy_pj'])} | {t['source']} |")
+    for stage_name, stage in energy["host"]["stages"].items():
+        for name, t in stage["terms"].items():
+            lines.append(f"| host {stage_name} ({stage['when'].replace('_', ' ')}): {name} | on the host | "
+                         f"{t['count']:,} | {t['pj_per_event']} | {_pj(t['energy_pj'])} | {t['source']} |")
     per_part = energy["chip_energy"].get("per_part_pj")
     if per_part:
         lines += ["", "| layer part | chip energy | share |", "|---|---|---|"]
@@ -220,6 +226,25 @@ def render_markdown(report: dict) -> str:
     if timing:
         lines += ["", "## Time", ""] + [f"- {k}: {v:.2f} s" for k, v in timing.items()]
     return "\n".join(lines) + "\n"
+
+
+def where_it_runs(report: dict) -> list:
+    """The 'what runs on the chip, what runs on the host' section, from the IR and the host energy."""
+    net, host = report["network"], report["energy"]["host"]
+    chip_parts = [p["name"] for p in net["populations"]] + [p["name"] for p in net["projections"]]
+    lines = ["", "## What runs on the chip, what runs on the host", "",
+             f"- **chip**, every step: {', '.join(chip_parts)} (aggregation weights: "
+             f"{net.get('aggregation', 'GCN-normalized adjacency')})",
+             "", "| host stage | when | feeds | what | counted ops | unpriced ops | energy (45 nm) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, stage in host["stages"].items():
+        ops = ", ".join(f"{k} {t['count']:,}" for k, t in stage["terms"].items()) or "-"
+        unpriced = ", ".join(f"{k} {v:,}" for k, v in stage["unpriced_ops"].items()) or "-"
+        lines.append(f"| {name} | {stage['when'].replace('_', ' ')} | {', '.join(stage['feeds'])} | {stage['what']} | "
+                     f"{ops} | {unpriced} | {_pj(stage['total_pj'])} |")
+    lines += ["", f"- host energy per inference {_pj(host['per_inference_pj'])}; once per deployment "
+                  f"{_pj(host['once_pj'])} (not included in the chip totals below)"]
+    return lines
 
 
 def _ratio(x) -> str:

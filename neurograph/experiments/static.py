@@ -1,18 +1,22 @@
 """Static-graph results: models x datasets x seeds -> a Markdown table (mean +- std over seeds).
 
-    python -m neurograph.experiments.static --datasets cora citeseer --seeds 0 1 2 --out docs/results-static.md
-    python -m neurograph.experiments.static --datasets cora --depths 2 4 8 16 --no-deploy   # oversmoothing
-    python -m neurograph.experiments.static --datasets cora --stfn-ablation
+    python -m neurograph.experiments.static --datasets cora citeseer pubmed --seeds 0 1 2 --stfn-ablation
+    python -m neurograph.experiments.static --datasets cora --models gcn gcsnn --depths 2 4 8 16 --no-deploy
+    python -m neurograph.experiments.static --merge a.json b.json --out docs/results-static.md
 
-Spiking models are also deployed: export -> fold -> quantize -> Lava (fused) and the
-reference, giving deployed accuracy, spike agreement, firing rate, synaptic ops and
-the ANN/SNN energy ratio at 45 nm (dense-MAC convention, see docs/energy-model.md).
-Models so far: GCN and GC-SNN (GA-SNN and GAT are not implemented yet).
+Models: GCN, GAT (ANN baselines, the layer sizes of the spiking models), GC-SNN and
+GA-SNN. Spiking models are also deployed: export -> fold -> quantize -> Lava (fused)
+and the bit-exact reference, giving deployed accuracy, spike agreement, firing rate,
+synaptic ops, chip energy (Loihi 1 constants) and the ANN/SNN energy ratio at 45 nm.
+GA-SNN is deployed with frozen attention; its float accuracy with per-step ("live")
+attention is shown too, so the table says what freezing costs. Every run also writes
+its rows as JSON beside the table, so runs made in parallel can be merged.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import statistics
@@ -23,13 +27,14 @@ from pathlib import Path
 
 import torch
 
-from neurograph.config import RunConfig
+from neurograph.config import MODEL_SETTINGS, RunConfig
 from neurograph.data import DatasetNotFoundError, load_graph
-from neurograph.models import build_model
-from neurograph.pipeline import baseline_config, compile_model
+from neurograph.models import SPIKING, build_model
+from neurograph.pipeline import baseline_config, compile_model, live_attention_accuracy
 from neurograph.train import train_model
 
-MODELS = ("gcn", "gcsnn")
+MODELS = ("gcn", "gat", "gcsnn", "gasnn")
+LABELS = {"gcn": "GCN", "gat": "GAT", "gcsnn": "GC-SNN", "gasnn": "GA-SNN"}
 
 
 def deploy(model, graph, cfg: RunConfig) -> dict:
@@ -47,7 +52,11 @@ def deploy(model, graph, cfg: RunConfig) -> dict:
             "agreement": summary["fidelity"]["spike_agreement"]["all"],
             "firing_rate": sum(p.events for p in spiking) / sum(p.neurons * counts.steps for p in spiking),
             "synaptic_ops": sum(p.synaptic_ops for p in counts.projections),
-            "ann_over_snn": energy["ratios"]["ann_over_snn_45nm"]}
+            "chip_uj": energy["chip_energy"]["total_pj"] / 1e6,
+            "snn_45nm_uj": energy["snn_45nm"]["total_pj"] / 1e6,
+            "host_once_uj": energy["host"]["once_pj"] / 1e6,
+            "ann_over_snn": energy["ratios"]["ann_over_snn_45nm"],
+            "ann_over_snn_papers": energy["ratios"]["ann_over_snn_45nm_all_accumulates"]}
 
 
 def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
@@ -55,18 +64,25 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
     model = build_model(cfg.model, graph)
     result = train_model(model, graph, cfg, progress=False)
     row = {"float": result.accuracy["test"], "train_s": result.seconds}
-    if with_deploy and cfg.model.name == "gcsnn":
+    if hasattr(model, "live_attention_logits"):
+        row["live_attention"] = live_attention_accuracy(model, graph, cfg)
+    if with_deploy and cfg.model.name in SPIKING:
         row.update(deploy(model, graph, cfg))
     return row
 
 
 def variants(model: str, base: RunConfig, stfn_ablation: bool):
-    """(label, run configuration) for one model name; the GCN is the pipeline's baseline."""
-    if model == "gcn":
-        return [("GCN", baseline_config(base))]
-    out = [("GC-SNN", base)]
-    if stfn_ablation:
-        out.append(("GC-SNN without STFN", dataclasses.replace(base, model=dataclasses.replace(base.model, stfn=False))))
+    """(label, run configuration) for one model name: the model's own settings (MODEL_SETTINGS);
+    an ANN baseline is the pipeline's baseline of its spiking counterpart."""
+    spiking = {"gcn": "gcsnn", "gat": "gasnn"}.get(model, model)
+    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, name=spiking,
+                                                              **MODEL_SETTINGS.get(spiking, {})))
+    if model != spiking:
+        return [(LABELS[model], baseline_config(cfg))]
+    out = [(LABELS[model], cfg)]
+    if stfn_ablation and model == "gcsnn":      # the paper's ablation: GC-SNN with and without STFN
+        flipped = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, stfn=not cfg.model.stfn))
+        out.append((f"{LABELS[model]} {'with' if flipped.model.stfn else 'without'} STFN", flipped))
     return out
 
 
@@ -79,25 +95,42 @@ def _mean_std(values) -> str:
     return f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
+def _mean(rows, key, fmt) -> str:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return format(statistics.mean(values), fmt) if values else "-"
+
+
+COLUMNS = ("dataset", "model", "layers", "seeds", "float acc. %", "GA-SNN live attention %", "deployed on Lava %",
+           "spike agreement", "firing rate", "synaptic ops", "chip energy (Loihi 1) µJ", "SNN 45 nm µJ",
+           "ANN/SNN 45 nm", "ANN/SNN papers' convention", "train s")
+
+
 def table(rows) -> str:
     groups = defaultdict(list)
     for r in rows:
         groups[(r["dataset"], r["label"], r["layers"])].append(r)
-    lines = ["| dataset | model | layers | seeds | float acc. % | deployed on Lava % | spike agreement | "
-             "firing rate | synaptic ops | ANN/SNN (45 nm) | train s |", "|" + "---|" * 11]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for (dataset, label, layers), rs in groups.items():
         dep = [r for r in rs if "deployed" in r]
-        deployed_cells = ["-"] * 4
-        if dep:
-            deployed_cells = [f"{100 * min(r['agreement'] for r in dep):.2f}% (min)",
-                              f"{statistics.mean(r['firing_rate'] for r in dep):.3f}",
-                              f"{statistics.mean(r['synaptic_ops'] for r in dep):,.0f}",
-                              f"{statistics.mean(r['ann_over_snn'] for r in dep):.1f}x"]
+        agreement = f"{100 * min(r['agreement'] for r in dep):.2f}% (min)" if dep else "-"
         cells = [dataset, label, str(layers), str(len(rs)), _mean_std(r["float"] for r in rs),
-                 _mean_std(r["deployed"] for r in dep), *deployed_cells,
-                 f"{statistics.mean(r['train_s'] for r in rs):.0f}"]
+                 _mean_std(r.get("live_attention") for r in rs), _mean_std(r["deployed"] for r in dep), agreement,
+                 _mean(dep, "firing_rate", ".3f"), _mean(dep, "synaptic_ops", ",.0f"), _mean(dep, "chip_uj", ",.1f"),
+                 _mean(dep, "snn_45nm_uj", ",.1f"), _mean(dep, "ann_over_snn", ".1f"),
+                 _mean(dep, "ann_over_snn_papers", ".1f"), _mean(rs, "train_s", ".0f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def render(runs) -> str:
+    """The Markdown page for one or more runs ({"command", "machine", "started", "rows", "skipped"})."""
+    rows = [r for run in runs for r in run["rows"]]
+    skipped = sorted({s for run in runs for s in run["skipped"]})
+    lines = ["# Static graph results", ""]
+    for run in runs:
+        lines += [f"- `{run['command']}` on {run['machine']}, started {run['started']}, took {run['minutes']:.0f} min"]
+    lines += ["", table(rows), ""] + [f"Skipped: {s}" for s in skipped]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
@@ -105,44 +138,50 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer", "pubmed", "actor"])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--depths", nargs="+", type=int, default=[2], help="graph convolutions per model")
+    parser.add_argument("--depths", nargs="+", type=int, default=[2], help="graph layers per model")
+    parser.add_argument("--hidden", type=int, default=RunConfig().model.hidden)
     parser.add_argument("--epochs", type=int, default=RunConfig().train.epochs)
-    parser.add_argument("--stfn-ablation", action="store_true", help="also train GC-SNN without STFN")
+    parser.add_argument("--stfn-ablation", action="store_true", help="also train GC-SNN with STFN switched")
     parser.add_argument("--no-deploy", action="store_true", help="float accuracy only (no Lava runs)")
-    parser.add_argument("--out", default="docs/results-static.md")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="only merge earlier runs' JSON into one table")
+    parser.add_argument("--out", default="docs/results-static.md", help="Markdown table; rows go to <out>.json")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        runs = [run for path in args.merge for run in json.loads(Path(path).read_text())]
+        out.write_text(render(runs))
+        print(out.read_text())
+        return 0
 
-    rows, skipped = [], []
-    started = time.strftime("%Y-%m-%d %H:%M")
+    command = "python -m neurograph.experiments.static " + " ".join(argv if argv is not None else sys.argv[1:])
+    run = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M"), "rows": [], "skipped": [],
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                      f"torch {torch.__version__}, {torch.get_num_threads()} torch threads"}
+    start = time.perf_counter()
     for dataset in args.datasets:
         base = RunConfig()
-        base.data.name, base.train.epochs = dataset, args.epochs
+        base.data.name, base.train.epochs, base.model.hidden = dataset, args.epochs, args.hidden
         try:
             graph = load_graph(base.data)
         except DatasetNotFoundError as exc:
-            skipped.append(f"{dataset}: {exc}")
+            run["skipped"].append(f"{dataset}: {exc}")
             print(f"skipping {dataset}: {exc}", file=sys.stderr)
             continue
         for depth in args.depths:
             for model in args.models:
                 for seed in args.seeds:
-                    run = dataclasses.replace(base, model=dataclasses.replace(base.model, layers=depth),
-                                              train=dataclasses.replace(base.train, seed=seed))
-                    for label, cfg in variants(model, run, args.stfn_ablation):
+                    seeded = dataclasses.replace(base, model=dataclasses.replace(base.model, layers=depth),
+                                                 train=dataclasses.replace(base.train, seed=seed))
+                    for label, cfg in variants(model, seeded, args.stfn_ablation):
                         row = run_one(cfg, graph, not args.no_deploy)
-                        rows.append({"dataset": dataset, "label": label, "layers": depth, "seed": seed, **row})
+                        run["rows"].append({"dataset": dataset, "label": label, "layers": depth, "seed": seed, **row})
                         print(f"{dataset} {label} layers={depth} seed={seed}: float {100 * row['float']:.1f}%"
                               + (f", Lava {100 * row['deployed']:.1f}%" if "deployed" in row else ""), flush=True)
-    text = "\n".join([
-        "# Static graph results", "",
-        f"Command: `python -m neurograph.experiments.static {' '.join(argv if argv is not None else sys.argv[1:])}`",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__}; started {started}.", "",
-        table(rows), ""] + ([f"Skipped: {s}" for s in skipped] or []))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    print(text)
+    run["minutes"] = (time.perf_counter() - start) / 60
+    Path(f"{out}.json").write_text(json.dumps([run], indent=1))
+    out.write_text(render([run]))
+    print(out.read_text())
     return 0
 
 

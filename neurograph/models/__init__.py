@@ -1,10 +1,13 @@
 """Model families. Each model offers train_logits(graph, epoch, seed) and
 inference_logits(graph, input_seed); the training loop needs nothing else."""
 from neurograph.config import ModelConfig
+from neurograph.models.gasnn import GASNN
+from neurograph.models.gat import GAT
 from neurograph.models.gcn import GCN
 from neurograph.models.gcsnn import GCSNN
 
-MODELS = {"gcsnn": GCSNN, "gcn": GCN}
+MODELS = {"gcsnn": GCSNN, "gasnn": GASNN, "gcn": GCN, "gat": GAT}
+SPIKING = ("gcsnn", "gasnn")
 
 
 def build_model(cfg: ModelConfig, graph):

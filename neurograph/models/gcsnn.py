@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Dict
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -34,7 +35,7 @@ class GCSNN(nn.Module):
         self.cfg, self.num_nodes = cfg, num_nodes
         self.leak = cfg.leak if cfg.neuron == "lif" else 0.0
         dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
-        self.convs = nn.ModuleList(SpikingGraphConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(self.make_conv(a, b) for a, b in zip(dims[:-1], dims[1:]))
         hidden = dims[1:-1]
         if cfg.stfn:
             self.norms = nn.ModuleList(STFN(num_nodes, f, cfg.threshold) for f in hidden)
@@ -42,7 +43,11 @@ class GCSNN(nn.Module):
             self.biases = nn.ParameterList(nn.Parameter(torch.zeros(f)) for f in hidden)
         self.readout_bias = nn.Parameter(torch.zeros(num_classes))
         self.trace: Dict[str, dict] = {}
+        self.calibration_trace: Dict[str, dict] = {}
         self._input_cache = {}
+
+    def make_conv(self, in_features: int, out_features: int) -> SpikingGraphConv:
+        return SpikingGraphConv(in_features, out_features)
 
     @property
     def run_steps(self) -> int:
@@ -54,6 +59,11 @@ class GCSNN(nn.Module):
         STFN's statistics are taken over these steps, the paper's time window; the
         pipeline's fill and flush steps around them are a deployment artifact."""
         start = GRAPH_CONV_DELAY * (layer + 1)
+        return slice(start, start + self.cfg.num_steps)
+
+    def source_window(self, layer: int) -> slice:
+        """The steps in which the source of layer `layer` carries the input window."""
+        start = GRAPH_CONV_DELAY * layer
         return slice(start, start + self.cfg.num_steps)
 
     def hidden_bias(self, layer: int) -> torch.Tensor:
@@ -76,7 +86,7 @@ class GCSNN(nn.Module):
             self.trace = {}
         for layer, conv in enumerate(self.convs[:-1]):
             s = self._dropout(s)
-            current = conv(s, edge_index, edge_weight, steps)
+            current = conv(s, edge_index, edge_weight, steps, self.source_window(layer))
             if self.cfg.stfn:
                 y = self.norms[layer](current, self.input_window(layer))
             else:
@@ -87,7 +97,7 @@ class GCSNN(nn.Module):
                     "max_abs_input": float((y - self.hidden_bias(layer)).abs().max()),
                     "max_abs_v": float(v_max), "spikes": s.detach()}
         s = self._dropout(s)
-        current = self.convs[-1](s, edge_index, edge_weight, steps)
+        current = self.convs[-1](s, edge_index, edge_weight, steps, self.source_window(len(self.convs) - 1))
         v = torch.cumsum(current + self.readout_bias, dim=0)
         if record:
             self.trace["readout"] = {"max_abs_input": float(current.abs().max()), "max_abs_v": float(v.abs().max())}
@@ -99,19 +109,26 @@ class GCSNN(nn.Module):
         return self(spikes, graph.edge_index, graph.edge_weight)
 
     def inference_logits(self, graph, input_seed: int) -> torch.Tensor:
-        """Deployed form: freeze STFN statistics on the deployed input, then run with them."""
+        """Deployed form: freeze what the chip cannot compute (STFN statistics, attention) on the
+        deployed input in one calibration pass, then run with it frozen."""
         if input_seed not in self._input_cache:
             self._input_cache = {input_seed: self.encode(graph.x, input_seed)}
         spikes = self._input_cache[input_seed]
-        if self.cfg.stfn:
-            for norm in self.norms:
-                norm.calibrating = True
+        calibrated = [m for m in self.modules() if hasattr(m, "calibrating")]
+        if calibrated:
+            for m in calibrated:
+                m.calibrating = True
             try:
                 self(spikes, graph.edge_index, graph.edge_weight)
+                self.calibration_trace = self.trace       # export counts the host's calibration work
             finally:
-                for norm in self.norms:
-                    norm.calibrating = False
+                for m in calibrated:
+                    m.calibrating = False
         return self(spikes, graph.edge_index, graph.edge_weight)
+
+    def aggregation_matrix(self, layer: int, graph) -> sp.csr_matrix:
+        """The deployed edge coefficients of layer `layer` as CSR, A[target, source]."""
+        return graph.adjacency()
 
     def input_spikes(self, graph, input_seed: int) -> np.ndarray:
         return encode(graph.x.numpy(), self.cfg.num_steps, input_seed, self.cfg.coding)

@@ -1,0 +1,44 @@
+"""GA-SNN: graph attention spiking network (Xu et al., arXiv 2407.20508).
+
+GC-SNN with each graph convolution replaced by spiking graph attention: the edge
+coefficients are a softmax over each node's in-edges of scores computed from the
+spiking features of every time step (see :class:`SpikingGraphAttention`).
+
+Deployment choice: a chip synapse holds a fixed weight and cannot compute a
+softmax, so the deployed network uses *frozen attention*: per-edge coefficients
+averaged over the input window in one host-side calibration pass on the deployed
+input (at compile time, like STFN's statistics). On the chip a GA-SNN layer is then
+exactly a GC-SNN layer with different aggregation weights. What freezing costs is
+measured by :meth:`GASNN.live_attention_logits` (per-step attention, as trained).
+"""
+from __future__ import annotations
+
+import scipy.sparse as sp
+import torch
+
+from neurograph.layers import SpikingGraphAttention
+from neurograph.models.gcsnn import GCSNN
+
+
+class GASNN(GCSNN):
+    def make_conv(self, in_features: int, out_features: int) -> SpikingGraphAttention:
+        return SpikingGraphAttention(in_features, out_features, dropout=self.cfg.attention_dropout)
+
+    def aggregation_matrix(self, layer: int, graph) -> sp.csr_matrix:
+        alpha = self.convs[layer].frozen
+        if alpha.shape != (graph.edge_index.shape[1],):
+            raise RuntimeError("GA-SNN attention is not calibrated: call inference_logits first")
+        src, dst = graph.edge_index.numpy()
+        return sp.csr_matrix((alpha.double().numpy(), (dst, src)), shape=(graph.num_nodes, graph.num_nodes))
+
+    def live_attention_logits(self, graph, input_seed: int) -> torch.Tensor:
+        """Logits with per-step attention (the trained model) and the deployed STFN statistics."""
+        self.inference_logits(graph, input_seed)      # calibrates STFN on the deployed input
+        for conv in self.convs:
+            conv.live = True
+        try:
+            return self(self._input_cache[input_seed], graph.edge_index, graph.edge_weight)
+        finally:
+            for conv in self.convs:
+                conv.live = False
+

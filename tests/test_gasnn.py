@@ -1,0 +1,131 @@
+"""GA-SNN: per-step spiking attention, its frozen deployed form, the host stages it needs,
+and its lowering to Lava (spike for spike against the reference)."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.utils import scatter
+
+from neurograph.compile.artifact import load_network, save_network
+from neurograph.compile.export import export_network
+from neurograph.compile.ir import HostStage, IRError, validate
+from neurograph.config import RunConfig
+from neurograph.data import load_graph
+from neurograph.layers import SpikingGraphAttention, SpikingGraphConv
+from neurograph.models import build_model
+from neurograph.pipeline import compile_model
+from neurograph.sim.energy import CMOS45, energy_report
+from neurograph.sim.lava_runner import run_on_lava
+from neurograph.sim.reference import run_reference, spike_agreement
+from neurograph.train import train_model
+
+
+def tiny_config(**model) -> RunConfig:
+    cfg = RunConfig()
+    cfg.data.name, cfg.data.num_nodes, cfg.data.num_features, cfg.data.num_classes = "synthetic", 80, 12, 3
+    cfg.model = dataclasses.replace(cfg.model, name="gasnn", hidden=8, num_steps=5, **model)
+    cfg.train.epochs = 8
+    return cfg
+
+
+@pytest.fixture(scope="module", params=[dict(), dict(stfn=False, neuron="lif", leak=0.125)],
+                ids=["if-stfn", "lif-no-stfn"])
+def trained(request):
+    cfg = tiny_config(**request.param)
+    graph = load_graph(cfg.data)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, graph)
+    train_model(model, graph, cfg, progress=False)
+    return model, graph, cfg
+
+
+def test_attention_is_a_softmax_over_each_nodes_in_edges_at_every_step():
+    torch.manual_seed(0)
+    layer = SpikingGraphAttention(5, 4)
+    edge_index = torch.tensor([[0, 1, 2, 0, 1, 2], [0, 0, 0, 1, 1, 2]])     # node 0 hears 0, 1, 2
+    h = torch.randn(3, 3, 4)
+    alpha = layer.attention(h, edge_index)
+    assert alpha.shape == (3, 6)
+    sums = scatter(alpha.t(), edge_index[1], dim=0, dim_size=3, reduce="sum").t()
+    assert torch.allclose(sums, torch.ones(3, 3))
+    t = 1                                                                     # node 0 at step 1, by hand
+    e = torch.nn.functional.leaky_relu(h[t, [0, 1, 2]] @ layer.att_src + h[t, 0] @ layer.att_dst, 0.2)
+    assert torch.allclose(alpha[t, :3], torch.softmax(e, dim=0))
+
+
+def test_calibration_freezes_the_window_mean_and_eval_then_is_a_fixed_graph_conv():
+    torch.manual_seed(1)
+    layer, plain = SpikingGraphAttention(6, 4).eval(), SpikingGraphConv(6, 4).eval()
+    plain.lin.weight.data.copy_(layer.lin.weight.data)
+    edge_index = torch.tensor([[0, 1, 2, 3, 1, 2, 0], [0, 0, 1, 1, 2, 3, 3]])
+    s = (torch.rand(6, 4, 6) < 0.5).float()
+    window = slice(1, 4)
+    with pytest.raises(RuntimeError, match="not calibrated"):
+        layer(s, edge_index, None, 8, window)
+    layer.calibrating = True
+    live = layer(s, edge_index, None, 8, window)
+    layer.calibrating = False
+    expected = layer.attention(layer.lin(s), edge_index)[window].mean(dim=0)
+    assert torch.allclose(layer.frozen, expected)
+    frozen_out = layer(s, edge_index, None, 8, window)
+    assert torch.allclose(frozen_out, plain(s, edge_index, layer.frozen, 8))
+    assert not torch.allclose(frozen_out, live)          # per-step attention differs from its window mean
+
+
+def test_gasnn_exports_frozen_attention_and_names_the_host_work(trained):
+    model, graph, cfg = trained
+    net = export_network(model, graph, cfg)
+    edges = graph.edge_index.shape[1]
+    for layer in range(2):
+        weight = net.projections[2 * layer + 1].weight
+        assert np.allclose(weight.toarray(), model.aggregation_matrix(layer, graph).toarray())
+        assert np.allclose(np.asarray(weight.sum(axis=1)).ravel(), 1.0)      # softmax rows
+    assert "frozen attention" in net.metadata["aggregation"]
+    stages = {s.name: s for s in net.host}
+    assert list(stages) == ["encode_input", "calibrate", "decide_class"]
+    calib = stages["calibrate"]
+    assert calib.when == "once" and {"aggregate1", "aggregate2"} <= set(calib.feeds)
+    assert calib.ops["exp"] == calib.ops["div"] == 2 * model.run_steps * edges
+    assert stages["decide_class"].ops == {"compares": graph.num_nodes * (graph.num_classes - 1)}
+    assert stages["encode_input"].ops["compares"] == cfg.model.num_steps * int(torch.count_nonzero(graph.x))
+
+
+@pytest.mark.lava
+@pytest.mark.usefixtures("no_leaked_processes")
+def test_gasnn_lowering_agrees_with_the_reference_spike_for_spike(trained, tmp_path):
+    model, graph, cfg = trained
+    _, fixed = compile_model(model, graph, cfg)
+    fixed = load_network(save_network(fixed, tmp_path / "net.npz"))         # host stages survive the file
+    assert [s.name for s in fixed.host][1] == "calibrate"
+    ref = run_reference(fixed)
+    assert sum(s.sum() for s in ref.spikes.values()) > 0, "a network that never spikes proves nothing"
+    for lowering in ("fused", "stock"):
+        lava = run_on_lava(fixed, lowering)
+        assert spike_agreement(ref, lava)["all"] == 1.0
+        assert np.array_equal(ref.readout, lava.readout)
+
+
+def test_host_energy_is_counted_operations_times_45nm_constants(trained):
+    from neurograph.sim.counters import count_events
+    model, graph, cfg = trained
+    _, fixed = compile_model(model, graph, cfg)
+    energy = energy_report(fixed, count_events(fixed, run_reference(fixed).spikes))
+    calib = energy["host"]["stages"]["calibrate"]
+    ops = fixed.host[1].ops
+    assert calib["total_pj"] == pytest.approx(sum(ops[k] * CMOS45[k].value_pj for k in ("fp32_add", "fp32_mac",
+                                                                                        "fp32_mult")))
+    assert calib["unpriced_ops"]["exp"] == ops["exp"]          # no 45 nm constant: counted, not priced
+    assert energy["host"]["once_pj"] == calib["total_pj"] and energy["host"]["per_inference_pj"] == 0.0
+    assert energy["chip_energy"]["where"] == "on chip"
+
+
+def test_a_host_stage_must_feed_existing_parts(trained):
+    model, graph, cfg = trained
+    net = export_network(model, graph, cfg)
+    net.host.append(HostStage("mystery", "per_inference", ["aggregate9"], {}))
+    with pytest.raises(IRError, match="aggregate9"):
+        validate(net)
+    net.host[-1] = HostStage("mystery", "sometimes", ["input"], {})
+    with pytest.raises(IRError, match="sometimes"):
+        validate(net)
