@@ -86,11 +86,11 @@ def host_stages(model, graph, spikes: np.ndarray) -> List[HostStage]:
     frozen = (["STFN statistics (folded into weights and biases)"] if model.cfg.stfn else []) + \
         (["attention coefficients (the aggregation weights)"] if model.cfg.name == "gasnn" else [])
     if frozen:
-        last = len(model.convs)
-        feeds = [f"aggregate{i + 1}" for i in range(last)]
+        hidden = range(1, len(model.convs))            # STFN normalizes the hidden layers' input
+        feeds = [f"aggregate{i + 1}" for i in range(len(model.convs))] if model.cfg.name == "gasnn" else []
         if model.cfg.stfn:
-            feeds += [f"transform{i + 1}" for i in range(last - 1)] + \
-                     [f"{model.cfg.neuron}{i + 1}" for i in range(last - 1)]
+            feeds += [f"{part}{i}" for part in ("transform", "aggregate", model.cfg.neuron) for i in hidden
+                      if f"{part}{i}" not in feeds]
         stages.append(HostStage("calibrate", "once", feeds, calibration_ops(model, graph, spikes),
                                 "float pass over the deployed input that froze " + " and ".join(frozen)))
     stages.append(HostStage("decide_class", "per_inference", ["readout"],
@@ -102,28 +102,32 @@ def host_stages(model, graph, spikes: np.ndarray) -> List[HostStage]:
 def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
     """Operations of the float calibration pass, from its shapes and the spikes it counted.
 
-    Per layer over the S run steps: the feature transform accumulates W's row per
-    source spike; aggregation is one MAC per edge and feature per step; attention adds
-    two score MACs per node and feature, and per edge a score add, LeakyReLU multiply,
-    exp, softmax sum and divide, plus the window mean; STFN statistics take two adds
-    and a multiply per neuron per window step and the normalization one MAC per neuron
-    per step; IF/LIF neurons one add and one compare per neuron per step.
+    Per layer, over the steps its source carries (T input steps for the first layer, the
+    S run steps after): the feature transform adds W's row per source spike; aggregation is
+    one MAC per edge and feature per step; GA-SNN attention adds two score MACs per node and
+    feature per step, per edge and step a score add, LeakyReLU multiply, exp, softmax add and
+    divide, and the window mean (one add per edge and window step, one divide per edge).
+    Over the S run steps of the target: STFN statistics take two adds and a multiply per
+    neuron per window step and the normalization one MAC per neuron per step; IF neurons one
+    add and one compare per neuron per step (LIF one multiply more, the leak); the readout
+    integrator one add per neuron per step.
     """
-    ops = {"fp32_add": 0, "fp32_mac": 0, "fp32_mult": 0, "exp": 0, "div": 0, "compares": 0}
+    ops = dict.fromkeys(("fp32_add", "fp32_mac", "fp32_mult", "exp", "div", "compares"), 0)
     s, t, n, e = model.run_steps, model.cfg.num_steps, graph.num_nodes, graph.edge_index.shape[1]
-    attention = model.cfg.name == "gasnn"
-    source_spikes = int(spikes.sum())
+    source_spikes, source_steps = int(spikes.sum()), t
+    last = len(model.convs) - 1
     for layer, conv in enumerate(model.convs):
         f = conv.lin.out_features
         ops["fp32_add"] += source_spikes * f
-        ops["fp32_mac"] += s * e * f
-        if attention:
-            ops["fp32_mac"] += s * 2 * n * f
-            ops["fp32_add"] += 2 * s * e + t * e
+        ops["fp32_mac"] += source_steps * e * f
+        if model.cfg.name == "gasnn":
+            ops["fp32_mac"] += source_steps * 2 * n * f
+            ops["fp32_add"] += 2 * source_steps * e + t * e
             for kind in ("fp32_mult", "exp", "div"):
-                ops[kind] += s * e
-        if layer == len(model.convs) - 1:
-            ops["fp32_add"] += s * n * f            # the readout integrator
+                ops[kind] += source_steps * e
+            ops["div"] += e
+        if layer == last:
+            ops["fp32_add"] += s * n * f
             break
         if model.cfg.stfn:
             ops["fp32_add"] += 2 * t * n * f
@@ -131,7 +135,10 @@ def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
             ops["fp32_mac"] += s * n * f
         ops["fp32_add"] += s * n * f
         ops["compares"] += s * n * f
+        if model.cfg.neuron == "lif":
+            ops["fp32_mult"] += s * n * f
         source_spikes = int(model.calibration_trace[f"{model.cfg.neuron}{layer + 1}"]["spikes"].sum())
+        source_steps = s
     return ops
 
 

@@ -31,7 +31,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coding", default=d.model.coding, choices=["bernoulli", "deterministic"])
     # default None: the model's own setting (config.MODEL_SETTINGS) unless given
     p.add_argument("--stfn", action=argparse.BooleanOptionalAction, default=None,
-                   help="STFN on the hidden layers (default: the model's setting, off)")
+                   help="STFN on the hidden layers (default: off)")
     p.add_argument("--dropout", type=float, default=None, help="window dropout (default: the model's setting)")
     p.add_argument("--attention-dropout", type=float, default=None,
                    help="GA-SNN: dropout on attention coefficients while training (default: the model's setting)")
@@ -43,7 +43,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args) -> RunConfig:
-    cfg = RunConfig.for_model(args.model)
+    cfg = RunConfig().with_model(args.model)
     cfg.data.name, cfg.data.root = args.dataset, args.data_root
     m = cfg.model
     m.hidden, m.layers, m.num_steps, m.neuron = args.hidden, args.layers, args.steps, args.neuron

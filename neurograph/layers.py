@@ -62,9 +62,11 @@ class SpikingGraphAttention(SpikingGraphConv):
 
     A synapse cannot compute a softmax, so the deployed form freezes c: a calibration
     pass (``calibrating = True``, eval mode, the deployed input) records the mean of c_t
-    over the input window per edge, and from then on eval mode uses those fixed
-    coefficients (``frozen``), as STFN freezes its statistics. ``live = True`` evaluates
-    with per-step attention instead, to measure what freezing costs.
+    over the input window per edge and already runs with it, so the layers after it
+    calibrate on exactly the spikes the deployed network produces (as STFN's pass
+    normalizes with the statistics it has just measured). From then on eval mode uses
+    those fixed coefficients (``frozen``). ``live = True`` evaluates with per-step
+    attention instead, to measure what freezing costs.
     """
 
     def __init__(self, in_features: int, out_features: int, negative_slope: float = 0.2, dropout: float = 0.0):
@@ -73,7 +75,9 @@ class SpikingGraphAttention(SpikingGraphConv):
         bound = (6.0 / (out_features + 1)) ** 0.5       # glorot, as PyG's GATConv
         self.att_src = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
         self.att_dst = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
-        self.register_buffer("frozen", torch.empty(0), persistent=False)   # recalibrated on load
+        # recalibrated after loading, so not saved; frozen_edges says which graph they belong to
+        self.register_buffer("frozen", torch.empty(0), persistent=False)
+        self.register_buffer("frozen_edges", torch.empty(2, 0, dtype=torch.long), persistent=False)
         self.calibrating = False
         self.live = False
 
@@ -84,12 +88,20 @@ class SpikingGraphAttention(SpikingGraphConv):
         return softmax(scores.t(), dst, num_nodes=h.shape[1], dim=0).t()
 
     def edge_coefficients(self, h, edge_index, edge_weight, window):
-        if self.training or self.calibrating or self.live:
+        if self.calibrating:
+            self.frozen = self.attention(h, edge_index)[window].mean(dim=0).detach()
+            self.frozen_edges = edge_index
+            return self.frozen
+        if self.training:
+            # as GAT, drop attention coefficients -- one mask per edge for the whole window
             alpha = self.attention(h, edge_index)
-            if self.calibrating:
-                self.frozen = alpha[window].mean(dim=0).detach()
-            return F.dropout(alpha, self.dropout, self.training)     # as GAT: drop edges while training
-        if self.frozen.shape != (edge_index.shape[1],):
+            if self.dropout == 0.0:
+                return alpha
+            keep = (torch.rand(alpha.shape[1]) >= self.dropout).to(alpha.dtype) / (1.0 - self.dropout)
+            return alpha * keep
+        if self.live:
+            return self.attention(h, edge_index)
+        if not torch.equal(self.frozen_edges, edge_index):
             raise RuntimeError("GA-SNN attention is not calibrated for this graph: run the model's "
                                "inference_logits (which calibrates) before evaluating its deployed form")
         return self.frozen

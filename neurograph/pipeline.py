@@ -1,6 +1,6 @@
 """The train and compile steps, on files.
 
-    RunConfig --train--> model.pt (weights, config, float accuracies of the model and its GCN baseline)
+    RunConfig --train--> model.pt (weights, config, float accuracies of the model and its ANN baseline)
     model.pt --compile--> network.float.npz (exported, folded) + network.npz (fixed point)
 
 Simulation and reporting need no training code: see :mod:`neurograph.sim.steps`.

@@ -83,15 +83,20 @@ def ann_macs(net: Network, sparse_input: bool = False) -> Dict[str, int]:
     nnz(X) * F_out for the projection reading the input features (only nonzero
     inputs cost work; hidden ANN activations are counted dense, their sparsity is
     unknown without running the ANN). Aggregation: one MAC per edge per feature,
-    over the same edges the SNN uses, so both sides count aggregation alike.
+    over the same edges the SNN uses, so both sides count aggregation alike. For a GA-SNN
+    the ANN is a GAT, whose attention scores add 2 * N * F MACs per layer (its exp and
+    softmax per edge have no 45 nm constant and are not priced).
     """
     macs = {}
     nonzero_inputs = net.metadata.get("input_nonzero_features")
+    attention = net.metadata.get("model") == "GASNN"
     for pr in net.projections:
         n, f_src = net.source_shape(pr.source)
         f_tgt = net.population(pr.target).shape[1]
         if pr.kind == "graph":
             macs[pr.name] = pr.weight.nnz * f_src
+            if attention:
+                macs[f"{pr.name}.attention_scores"] = 2 * n * f_src
         elif sparse_input and pr.source == net.input.name and nonzero_inputs is not None:
             macs[pr.name] = int(nonzero_inputs) * f_tgt
         else:

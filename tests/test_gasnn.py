@@ -29,7 +29,7 @@ def tiny_config(**model) -> RunConfig:
     return cfg
 
 
-@pytest.fixture(scope="module", params=[dict(), dict(stfn=False, neuron="lif", leak=0.125)],
+@pytest.fixture(scope="module", params=[dict(stfn=True), dict(stfn=False, neuron="lif", leak=0.125)],
                 ids=["if-stfn", "lif-no-stfn"])
 def trained(request):
     cfg = tiny_config(**request.param)
@@ -64,29 +64,42 @@ def test_calibration_freezes_the_window_mean_and_eval_then_is_a_fixed_graph_conv
     with pytest.raises(RuntimeError, match="not calibrated"):
         layer(s, edge_index, None, 8, window)
     layer.calibrating = True
-    live = layer(s, edge_index, None, 8, window)
+    calibration_out = layer(s, edge_index, None, 8, window)
     layer.calibrating = False
     expected = layer.attention(layer.lin(s), edge_index)[window].mean(dim=0)
     assert torch.allclose(layer.frozen, expected)
     frozen_out = layer(s, edge_index, None, 8, window)
     assert torch.allclose(frozen_out, plain(s, edge_index, layer.frozen, 8))
-    assert not torch.allclose(frozen_out, live)          # per-step attention differs from its window mean
+    assert torch.equal(calibration_out, frozen_out)      # the calibration pass already runs the deployed form
+    layer.live = True
+    assert not torch.allclose(layer(s, edge_index, None, 8, window), frozen_out)   # per-step attention differs
+    layer.live = False
+    with pytest.raises(RuntimeError, match="not calibrated for this graph"):      # another graph, same edge count
+        layer(s, edge_index.flip(0), None, 8, window)
 
 
 def test_gasnn_exports_frozen_attention_and_names_the_host_work(trained):
     model, graph, cfg = trained
     net = export_network(model, graph, cfg)
     edges = graph.edge_index.shape[1]
-    for layer in range(2):
+    # recompute the frozen attention independently: the window mean of each layer's per-step
+    # attention on the spikes the deployed network itself produces
+    sources = [model.deployed_input(graph, cfg.train.input_seed).to_dense().view(-1, *graph.x.shape),
+               model.trace[f"{cfg.model.neuron}1"]["spikes"]]
+    src, dst = graph.edge_index.numpy()
+    for layer, conv in enumerate(model.convs):
+        with torch.no_grad():
+            alpha = conv.attention(conv.lin(sources[layer]), graph.edge_index)[model.source_window(layer)].mean(0)
         weight = net.projections[2 * layer + 1].weight
-        assert np.allclose(weight.toarray(), model.aggregation_matrix(layer, graph).toarray())
+        assert np.allclose(np.asarray(weight[dst, src]).ravel(), alpha.double().numpy(), atol=1e-6)
         assert np.allclose(np.asarray(weight.sum(axis=1)).ravel(), 1.0)      # softmax rows
     assert "frozen attention" in net.metadata["aggregation"]
     stages = {s.name: s for s in net.host}
     assert list(stages) == ["encode_input", "calibrate", "decide_class"]
     calib = stages["calibrate"]
     assert calib.when == "once" and {"aggregate1", "aggregate2"} <= set(calib.feeds)
-    assert calib.ops["exp"] == calib.ops["div"] == 2 * model.run_steps * edges
+    steps = cfg.model.num_steps + model.run_steps             # layer 1 sees T input steps, layer 2 S run steps
+    assert calib.ops["exp"] == steps * edges and calib.ops["div"] == steps * edges + 2 * edges
     assert stages["decide_class"].ops == {"compares": graph.num_nodes * (graph.num_classes - 1)}
     assert stages["encode_input"].ops["compares"] == cfg.model.num_steps * int(torch.count_nonzero(graph.x))
 

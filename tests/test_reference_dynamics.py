@@ -81,3 +81,11 @@ def test_rectangular_surrogate_gradient():
     x = torch.tensor([-1.0, -0.2, 0.0, 0.3, 0.6], requires_grad=True)
     RectangularSpike.apply(x, 1.0).sum().backward()
     assert x.grad.tolist() == pytest.approx([0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_if_integrates_without_loss_and_lif_leaks_below_threshold():
+    current = torch.full((6, 1), 0.4)
+    if_spikes, _ = run_neurons(current, 1.0, leak=0.0)
+    lif_spikes, _ = run_neurons(current, 1.0, leak=0.5)
+    assert if_spikes.ravel().tolist() == [0, 0, 1, 0, 0, 1]   # 0.4, 0.8, 1.2 > 1 -> reset, ...
+    assert lif_spikes.sum() == 0                             # v -> 0.8 at most: the leak wins

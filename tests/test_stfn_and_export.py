@@ -70,10 +70,10 @@ def test_fold_refuses_a_population_without_a_conv_chain():
         fold_scales(net)
 
 
-@pytest.fixture(scope="module")
-def trained_small_model():
+@pytest.fixture(scope="module", params=["gcsnn", "gasnn"])
+def trained_small_model(request):
     cfg = RunConfig()
-    cfg.data.name = "synthetic"
+    cfg.data.name, cfg.model.name, cfg.model.stfn = "synthetic", request.param, True
     cfg.model.hidden, cfg.model.num_steps = 16, 6
     cfg.train.epochs = 15
     graph = make_csbm(num_nodes=150, num_classes=3, num_features=20, seed=1)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from neurograph.config import MODEL_SETTINGS, RunConfig
+from neurograph.config import RunConfig
 from neurograph.data import DatasetNotFoundError, load_graph
 from neurograph.models import SPIKING, build_model
 from neurograph.pipeline import baseline_config, compile_model, live_attention_accuracy
@@ -72,11 +72,10 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
 
 
 def variants(model: str, base: RunConfig, stfn_ablation: bool):
-    """(label, run configuration) for one model name: the model's own settings (MODEL_SETTINGS);
+    """(label, run configuration) for one model name, with the model's own settings;
     an ANN baseline is the pipeline's baseline of its spiking counterpart."""
     spiking = {"gcn": "gcsnn", "gat": "gasnn"}.get(model, model)
-    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, name=spiking,
-                                                              **MODEL_SETTINGS.get(spiking, {})))
+    cfg = base.with_model(spiking)
     if model != spiking:
         return [(LABELS[model], baseline_config(cfg))]
     out = [(LABELS[model], cfg)]
@@ -100,24 +99,30 @@ def _mean(rows, key, fmt) -> str:
     return format(statistics.mean(values), fmt) if values else "-"
 
 
-COLUMNS = ("dataset", "model", "layers", "seeds", "float acc. %", "GA-SNN live attention %", "deployed on Lava %",
+COLUMNS = ("dataset", "model", "layers", "hidden", "epochs", "seeds", "float acc. %", "GA-SNN live attention %", "deployed on Lava %",
            "spike agreement", "firing rate", "synaptic ops", "chip energy (Loihi 1) µJ", "SNN 45 nm µJ",
-           "ANN/SNN 45 nm", "ANN/SNN papers' convention", "train s")
+           "host calibration µJ (once)", "ANN/SNN 45 nm", "ANN/SNN papers' convention", "train s")
+GROUP = ("dataset", "label", "layers", "hidden", "epochs")      # rows that differ only in their seed
 
 
 def table(rows) -> str:
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["dataset"], r["label"], r["layers"])].append(r)
+        group = groups[tuple(r[k] for k in GROUP)]
+        if any(other["seed"] == r["seed"] for other in group):
+            raise ValueError(f"two rows for {dict(zip(GROUP, (r[k] for k in GROUP)))} with seed {r['seed']}: "
+                             f"merge each run once")
+        group.append(r)
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for (dataset, label, layers), rs in groups.items():
+    for key, rs in groups.items():
         dep = [r for r in rs if "deployed" in r]
         agreement = f"{100 * min(r['agreement'] for r in dep):.2f}% (min)" if dep else "-"
-        cells = [dataset, label, str(layers), str(len(rs)), _mean_std(r["float"] for r in rs),
-                 _mean_std(r.get("live_attention") for r in rs), _mean_std(r["deployed"] for r in dep), agreement,
-                 _mean(dep, "firing_rate", ".3f"), _mean(dep, "synaptic_ops", ",.0f"), _mean(dep, "chip_uj", ",.1f"),
-                 _mean(dep, "snn_45nm_uj", ",.1f"), _mean(dep, "ann_over_snn", ".1f"),
-                 _mean(dep, "ann_over_snn_papers", ".1f"), _mean(rs, "train_s", ".0f")]
+        cells = [str(k) for k in key] + [
+            str(len(rs)), _mean_std(r["float"] for r in rs),
+            _mean_std(r.get("live_attention") for r in rs), _mean_std(r["deployed"] for r in dep), agreement,
+            _mean(dep, "firing_rate", ".3f"), _mean(dep, "synaptic_ops", ",.0f"), _mean(dep, "chip_uj", ",.1f"),
+            _mean(dep, "snn_45nm_uj", ",.1f"), _mean(dep, "host_once_uj", ",.1f"), _mean(dep, "ann_over_snn", ".1f"),
+            _mean(dep, "ann_over_snn_papers", ".1f"), _mean(rs, "train_s", ".0f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -175,7 +180,8 @@ def main(argv=None) -> int:
                                                  train=dataclasses.replace(base.train, seed=seed))
                     for label, cfg in variants(model, seeded, args.stfn_ablation):
                         row = run_one(cfg, graph, not args.no_deploy)
-                        run["rows"].append({"dataset": dataset, "label": label, "layers": depth, "seed": seed, **row})
+                        run["rows"].append({"dataset": dataset, "label": label, "layers": depth, "seed": seed,
+                                            "hidden": args.hidden, "epochs": args.epochs, **row})
                         print(f"{dataset} {label} layers={depth} seed={seed}: float {100 * row['float']:.1f}%"
                               + (f", Lava {100 * row['deployed']:.1f}%" if "deployed" in row else ""), flush=True)
     run["minutes"] = (time.perf_counter() - start) / 60

@@ -25,9 +25,10 @@ class GASNN(GCSNN):
         return SpikingGraphAttention(in_features, out_features, dropout=self.cfg.attention_dropout)
 
     def aggregation_matrix(self, layer: int, graph) -> sp.csr_matrix:
-        alpha = self.convs[layer].frozen
-        if alpha.shape != (graph.edge_index.shape[1],):
-            raise RuntimeError("GA-SNN attention is not calibrated: call inference_logits first")
+        conv = self.convs[layer]
+        if not torch.equal(conv.frozen_edges, graph.edge_index):
+            raise RuntimeError("GA-SNN attention is not calibrated for this graph: call inference_logits first")
+        alpha = conv.frozen
         src, dst = graph.edge_index.numpy()
         return sp.csr_matrix((alpha.double().numpy(), (dst, src)), shape=(graph.num_nodes, graph.num_nodes))
 
@@ -37,7 +38,7 @@ class GASNN(GCSNN):
         for conv in self.convs:
             conv.live = True
         try:
-            return self(self._input_cache[input_seed], graph.edge_index, graph.edge_weight)
+            return self(self.deployed_input(graph, input_seed), graph.edge_index, graph.edge_weight)
         finally:
             for conv in self.convs:
                 conv.live = False

@@ -9,26 +9,45 @@ from torch_geometric.nn import GCNConv
 from neurograph.config import ModelConfig
 
 
-class GCN(nn.Module):
-    """ReLU GCN on row-normalized features (its usual setting), same graph normalization as GC-SNN."""
+class GraphANN(nn.Module):
+    """The ANN baselines' shared loop: row-normalized features (their usual setting), then per
+    layer dropout -> graph layer -> activation (none after the last)."""
+    activation = staticmethod(F.relu)
 
-    def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
+    def __init__(self, cfg: ModelConfig, convs):
         super().__init__()
         self.cfg = cfg
-        dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
-        self.convs = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(convs)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
-        h = x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
+    def layer(self, conv, h, graph) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, graph) -> torch.Tensor:
+        h = graph.x / graph.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
         for i, conv in enumerate(self.convs):
             h = F.dropout(h, self.cfg.dropout, self.training)
-            h = conv(h, edge_index, edge_weight)
+            h = self.layer(conv, h, graph)
             if i < len(self.convs) - 1:
-                h = F.relu(h)
+                h = self.activation(h)
         return h
 
     def train_logits(self, graph, epoch: int, seed: int) -> torch.Tensor:
-        return self(graph.x, graph.edge_index, graph.edge_weight)
+        return self(graph)
 
     def inference_logits(self, graph, input_seed: int) -> torch.Tensor:
-        return self(graph.x, graph.edge_index, graph.edge_weight)
+        return self(graph)
+
+
+def layer_sizes(cfg: ModelConfig, num_features: int, num_classes: int):
+    dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+class GCN(GraphANN):
+    """ReLU GCN with the same graph normalization as GC-SNN."""
+
+    def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
+        super().__init__(cfg, [GCNConv(a, b, normalize=False) for a, b in layer_sizes(cfg, num_features, num_classes)])
+
+    def layer(self, conv, h, graph) -> torch.Tensor:
+        return conv(h, graph.edge_index, graph.edge_weight)

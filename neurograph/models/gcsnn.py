@@ -111,9 +111,7 @@ class GCSNN(nn.Module):
     def inference_logits(self, graph, input_seed: int) -> torch.Tensor:
         """Deployed form: freeze what the chip cannot compute (STFN statistics, attention) on the
         deployed input in one calibration pass, then run with it frozen."""
-        if input_seed not in self._input_cache:
-            self._input_cache = {input_seed: self.encode(graph.x, input_seed)}
-        spikes = self._input_cache[input_seed]
+        spikes = self.deployed_input(graph, input_seed)
         calibrated = [m for m in self.modules() if hasattr(m, "calibrating")]
         if calibrated:
             for m in calibrated:
@@ -125,6 +123,14 @@ class GCSNN(nn.Module):
                 for m in calibrated:
                     m.calibrating = False
         return self(spikes, graph.edge_index, graph.edge_weight)
+
+    def deployed_input(self, graph, input_seed: int) -> torch.Tensor:
+        """The deployed input raster (sparse), encoded once per graph and seed."""
+        cached = self._input_cache
+        if cached.get("graph") is not graph or cached.get("seed") != input_seed:
+            self._input_cache = cached = {"graph": graph, "seed": input_seed,
+                                          "spikes": self.encode(graph.x, input_seed)}
+        return cached["spikes"]
 
     def aggregation_matrix(self, layer: int, graph) -> sp.csr_matrix:
         """The deployed edge coefficients of layer `layer` as CSR, A[target, source]."""
