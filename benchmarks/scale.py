@@ -1,10 +1,11 @@
-"""Scale: compile and run GC-SNN on Lava for large graphs; compile time, Lava time per step, peak memory.
+"""Scale: compile and run GC-SNN or GA-SNN on Lava for large graphs; compile time, Lava time per step, peak memory.
 
 Each graph runs in its own subprocess so peak memory is its own. The model is
 trained for only a couple of epochs: this measures the toolchain, not accuracy.
 
     python benchmarks/scale.py                      # dblp, synthetic-20k, synthetic-100k
     python benchmarks/scale.py --graphs synthetic-20k --epochs 1
+    python benchmarks/scale.py --model gasnn --graphs dblp
 """
 from __future__ import annotations
 
@@ -25,18 +26,18 @@ GRAPHS = {
 }
 
 
-def run_one(graph: str, epochs: int, workdir: Path) -> dict:
+def run_one(graph: str, model: str, epochs: int, workdir: Path) -> dict:
     from neurograph.compile.artifact import load_network
     from neurograph.config import RunConfig
     from neurograph.pipeline import compile_checkpoint, train
     from neurograph.sim.lava_runner import run_on_lava
     from neurograph.sim.reference import run_reference, spike_agreement
 
-    cfg = RunConfig()
+    cfg = RunConfig().with_model(model)
     for key, value in GRAPHS[graph].items():
         setattr(cfg.data, key, value)
     cfg.train.epochs = epochs
-    out = workdir / graph
+    out = workdir / f"{model}-{graph}"
     start = time.perf_counter()
     train(cfg, out / "model.pt", baseline=False, progress=False)
     train_s = time.perf_counter() - start
@@ -50,7 +51,7 @@ def run_one(graph: str, epochs: int, workdir: Path) -> dict:
     lava = run_on_lava(net, "fused")
     edges = net.projections[1].weight.nnz
     return {
-        "graph": graph, "nodes": net.input.shape[0], "edges_with_self_loops": int(edges),
+        "graph": graph, "model": model, "nodes": net.input.shape[0], "edges_with_self_loops": int(edges),
         "input_features": net.input.shape[1], "hidden": cfg.model.hidden, "steps": net.num_steps,
         "train_s": train_s, "compile_s": compile_s, "reference_s": ref_s,
         "lava_build_s": lava.seconds["build"], "lava_run_s": lava.seconds["run"],
@@ -65,29 +66,30 @@ def run_one(graph: str, epochs: int, workdir: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS))
+    parser.add_argument("--model", default="gcsnn", choices=["gcsnn", "gasnn"])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--workdir", default="runs/scale")
     parser.add_argument("--out", default="benchmarks/results/scale.json")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(args.one, args.epochs, Path(args.workdir))))
+        print(json.dumps(run_one(args.one, args.model, args.epochs, Path(args.workdir))))
         return 0
     rows = []
     for graph in args.graphs:
-        done = subprocess.run([sys.executable, __file__, "--one", graph, "--epochs", str(args.epochs),
-                               "--workdir", args.workdir], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, "--one", graph, "--model", args.model,
+                               "--epochs", str(args.epochs), "--workdir", args.workdir], capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{graph}: failed\n{done.stderr[-3000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         r = rows[-1]
-        print(f"{graph}: {r['nodes']:,} nodes, {r['edges_with_self_loops']:,} edges, compile {r['compile_s']:.1f} s, "
+        print(f"{args.model} {graph}: {r['nodes']:,} nodes, {r['edges_with_self_loops']:,} edges, compile {r['compile_s']:.1f} s, "
               f"Lava {r['lava_ms_per_step']:.0f} ms/step, agreement {100 * r['spike_agreement']:.2f}%, "
               f"peak RSS {r['peak_rss_mb_main']:.0f} MB (+{r['peak_rss_mb_largest_lava_process']:.0f} MB)", flush=True)
-    print_table(("graph", "nodes", "edges", "compile s", "Lava ms/step", "reference s", "agreement", "peak MB main",
+    print_table(("model", "graph", "nodes", "edges", "compile s", "Lava ms/step", "reference s", "agreement", "peak MB main",
                  "peak MB Lava proc"),
-                [(r["graph"], f"{r['nodes']:,}", f"{r['edges_with_self_loops']:,}", f"{r['compile_s']:.1f}",
+                [(r["model"], r["graph"], f"{r['nodes']:,}", f"{r['edges_with_self_loops']:,}", f"{r['compile_s']:.1f}",
                   f"{r['lava_ms_per_step']:.0f}", f"{r['reference_s']:.1f}", f"{100 * r['spike_agreement']:.2f}%",
                   f"{r['peak_rss_mb_main']:.0f}", f"{r['peak_rss_mb_largest_lava_process']:.0f}") for r in rows])
     write_json(rows, args.out)
