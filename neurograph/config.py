@@ -28,6 +28,11 @@ class ModelConfig:
     attention_dropout: float = 0.0 # GA-SNN: dropout on attention coefficients while training (GAT's)
     surrogate_width: float = 1.0   # rectangular surrogate gradient: 1/w on |V - threshold| < w/2
 
+    def layer_sizes(self, num_features: int, num_classes: int):
+        """(in, out) features of each graph layer: input -> hidden x (layers - 1) -> classes."""
+        dims = [num_features] + [self.hidden] * (self.layers - 1) + [num_classes]
+        return list(zip(dims[:-1], dims[1:]))
+
 
 # Settings in which a model differs from ModelConfig's defaults (which are GC-SNN's), chosen in a
 # small sweep (seed 0, Cora and CiteSeer, validation accuracy): GA-SNN prefers GAT's dropout on

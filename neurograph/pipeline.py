@@ -20,7 +20,7 @@ from neurograph.compile.quantize import quantize_network
 from neurograph.config import RunConfig
 from neurograph.data import load_graph
 from neurograph.models import build_model
-from neurograph.train import train_model
+from neurograph.train import accuracies, train_model
 
 CHECKPOINT_FORMAT = "neurograph.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -49,9 +49,7 @@ def live_attention_accuracy(model, graph, cfg: RunConfig, split: str = "test") -
     """Test accuracy of a GA-SNN with per-step attention, as trained (not deployable as is)."""
     model.eval()
     with torch.no_grad():
-        pred = model.live_attention_logits(graph, cfg.train.input_seed).argmax(dim=1)
-    mask = graph.masks[split]
-    return float((pred[mask] == graph.y[mask]).float().mean())
+        return accuracies(model.live_attention_logits(graph, cfg.train.input_seed), graph)[split]
 
 
 def train(cfg: RunConfig, out_path, baseline: bool = True, progress: bool = True) -> dict:

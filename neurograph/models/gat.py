@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch_geometric.nn import GATConv
 
 from neurograph.config import ModelConfig
-from neurograph.models.gcn import GraphANN, layer_sizes
+from neurograph.models.gcn import GraphANN
 
 
 class GAT(GraphANN):
@@ -20,7 +20,7 @@ class GAT(GraphANN):
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
         # the graph already carries its self loops
         super().__init__(cfg, [GATConv(a, b, heads=1, dropout=cfg.dropout, add_self_loops=False)
-                               for a, b in layer_sizes(cfg, num_features, num_classes)])
+                               for a, b in cfg.layer_sizes(num_features, num_classes)])
 
     def layer(self, conv, h, graph) -> torch.Tensor:
         return conv(h, graph.edge_index)

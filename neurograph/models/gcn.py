@@ -38,16 +38,12 @@ class GraphANN(nn.Module):
         return self(graph)
 
 
-def layer_sizes(cfg: ModelConfig, num_features: int, num_classes: int):
-    dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
-    return list(zip(dims[:-1], dims[1:]))
-
-
 class GCN(GraphANN):
     """ReLU GCN with the same graph normalization as GC-SNN."""
 
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
-        super().__init__(cfg, [GCNConv(a, b, normalize=False) for a, b in layer_sizes(cfg, num_features, num_classes)])
+        super().__init__(cfg, [GCNConv(a, b, normalize=False)
+                               for a, b in cfg.layer_sizes(num_features, num_classes)])
 
     def layer(self, conv, h, graph) -> torch.Tensor:
         return conv(h, graph.edge_index, graph.edge_weight)

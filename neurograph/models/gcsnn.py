@@ -34,9 +34,9 @@ class GCSNN(nn.Module):
             raise ValueError(f"neuron must be 'if' or 'lif', got {cfg.neuron!r}")
         self.cfg, self.num_nodes = cfg, num_nodes
         self.leak = cfg.leak if cfg.neuron == "lif" else 0.0
-        dims = [num_features] + [cfg.hidden] * (cfg.layers - 1) + [num_classes]
-        self.convs = nn.ModuleList(self.make_conv(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        hidden = dims[1:-1]
+        sizes = cfg.layer_sizes(num_features, num_classes)
+        self.convs = nn.ModuleList(self.make_conv(a, b) for a, b in sizes)
+        hidden = [b for _, b in sizes[:-1]]
         if cfg.stfn:
             self.norms = nn.ModuleList(STFN(num_nodes, f, cfg.threshold) for f in hidden)
         else:
