@@ -35,6 +35,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=None, help="window dropout (default: the model's setting)")
     p.add_argument("--attention-dropout", type=float, default=None,
                    help="GA-SNN: dropout on attention coefficients while training (default: the model's setting)")
+    p.add_argument("--init", default=None, choices=["default", "balanced"],
+                   help="weight initialization; 'balanced' scales hidden currents to the threshold (deep networks)")
     p.add_argument("--epochs", type=int, default=d.train.epochs)
     p.add_argument("--lr", type=float, default=d.train.lr)
     p.add_argument("--weight-decay", type=float, default=d.train.weight_decay)
@@ -48,7 +50,7 @@ def _config(args) -> RunConfig:
     m = cfg.model
     m.hidden, m.layers, m.num_steps, m.neuron = args.hidden, args.layers, args.steps, args.neuron
     m.leak, m.coding = args.leak, args.coding
-    for name in ("stfn", "dropout", "attention_dropout"):
+    for name in ("stfn", "dropout", "attention_dropout", "init"):
         if getattr(args, name) is not None:
             setattr(m, name, getattr(args, name))
     t = cfg.train

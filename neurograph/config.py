@@ -27,6 +27,7 @@ class ModelConfig:
     dropout: float = 0.8           # one mask per (node, feature) for the whole window
     attention_dropout: float = 0.0 # GA-SNN: dropout on attention coefficients while training (GAT's)
     surrogate_width: float = 1.0   # rectangular surrogate gradient: 1/w on |V - threshold| < w/2
+    init: str = "default"          # default (PyTorch's) | balanced (hidden currents scaled to the threshold)
 
     def layer_sizes(self, num_features: int, num_classes: int):
         """(in, out) features of each graph layer: input -> hidden x (layers - 1) -> classes."""

@@ -31,6 +31,8 @@ def accuracies(logits: torch.Tensor, graph) -> Dict[str, float]:
 
 def train_model(model, graph, cfg: RunConfig, progress: bool = True) -> TrainResult:
     torch.manual_seed(cfg.train.seed)
+    if hasattr(model, "initialize"):          # spiking models may scale their initial weights on the data
+        model.initialize(graph, cfg.train.seed)
     # Weight decay on synaptic weights only: decaying STFN's scale or the biases would just
     # shrink the signal relative to the threshold.
     weights = [p for p in model.parameters() if p.dim() > 1]

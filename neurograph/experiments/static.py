@@ -71,17 +71,23 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
     return row
 
 
-def variants(model: str, base: RunConfig, stfn_ablation: bool):
-    """(label, run configuration) for one model name, with the model's own settings;
-    an ANN baseline is the pipeline's baseline of its spiking counterpart."""
+def variants(model: str, base: RunConfig, stfn_ablation: bool, init: str = "default", dropout=None):
+    """(label, run configuration) for one model name, with the model's own settings (or the given
+    init and dropout for spiking models, named in the label); an ANN baseline is the pipeline's
+    baseline of its spiking counterpart."""
     spiking = {"gcn": "gcsnn", "gat": "gasnn"}.get(model, model)
     cfg = base.with_model(spiking)
     if model != spiking:
         return [(LABELS[model], baseline_config(cfg))]
-    out = [(LABELS[model], cfg)]
+    changed = {"init": init} if init != "default" else {}
+    if dropout is not None:
+        changed["dropout"] = dropout
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **changed))
+    suffix = f" ({', '.join(f'{k} {v}' for k, v in changed.items())})" if changed else ""
+    out = [(LABELS[model] + suffix, cfg)]
     if stfn_ablation and model == "gcsnn":      # the paper's ablation: GC-SNN with and without STFN
         flipped = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, stfn=not cfg.model.stfn))
-        out.append((f"{LABELS[model]} {'with' if flipped.model.stfn else 'without'} STFN", flipped))
+        out.append((f"{LABELS[model]} {'with' if flipped.model.stfn else 'without'} STFN{suffix}", flipped))
     return out
 
 
@@ -147,6 +153,10 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", type=int, default=RunConfig().model.hidden)
     parser.add_argument("--epochs", type=int, default=RunConfig().train.epochs)
     parser.add_argument("--stfn-ablation", action="store_true", help="also train GC-SNN with STFN switched")
+    parser.add_argument("--init", default="default", choices=["default", "balanced"],
+                        help="spiking models' weight initialization (balanced: for deep networks)")
+    parser.add_argument("--dropout", type=float, default=None, help="spiking models' window dropout "
+                        "(default: each model's own)")
     parser.add_argument("--no-deploy", action="store_true", help="float accuracy only (no Lava runs)")
     parser.add_argument("--merge", nargs="+", metavar="JSON", help="only merge earlier runs' JSON into one table")
     parser.add_argument("--out", default="docs/results-static.md", help="Markdown table; rows go to <out>.json")
@@ -178,7 +188,7 @@ def main(argv=None) -> int:
                 for seed in args.seeds:
                     seeded = dataclasses.replace(base, model=dataclasses.replace(base.model, layers=depth),
                                                  train=dataclasses.replace(base.train, seed=seed))
-                    for label, cfg in variants(model, seeded, args.stfn_ablation):
+                    for label, cfg in variants(model, seeded, args.stfn_ablation, args.init, args.dropout):
                         row = run_one(cfg, graph, not args.no_deploy)
                         run["rows"].append({"dataset": dataset, "label": label, "layers": depth, "seed": seed,
                                             "hidden": args.hidden, "epochs": args.epochs, **row})

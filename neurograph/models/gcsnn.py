@@ -103,6 +103,41 @@ class GCSNN(nn.Module):
             self.trace["readout"] = {"max_abs_input": float(current.abs().max()), "max_abs_v": float(v.abs().max())}
         return v[-1] / steps
 
+    def initialize(self, graph, seed: int) -> None:
+        """Threshold-balanced initialization (``init = "balanced"``), before training.
+
+        With PyTorch's default init no spike gets past the second layer of a deeper GC-SNN, so
+        the surrogate gradient is zero for every earlier layer and training never starts.
+        Layer by layer, on a training raster, this scales W so the hidden layer's input current
+        has a standard deviation of half the threshold over the input window: IF neurons then
+        fire at initialization however deep the network is."""
+        if self.cfg.init not in ("default", "balanced"):
+            raise ValueError(f"init must be 'default' or 'balanced', got {self.cfg.init!r}")
+        if self.cfg.init == "default":
+            return
+        calibrated = [m for m in self.modules() if hasattr(m, "calibrating")]   # eval form of STFN/attention
+        was_training = self.training
+        self.eval()
+        try:
+            for m in calibrated:
+                m.calibrating = True
+            with torch.no_grad():
+                s = self.encode(graph.x, seed)
+                for layer, conv in enumerate(self.convs[:-1]):
+                    current = conv(s, graph.edge_index, graph.edge_weight, self.run_steps, self.source_window(layer))
+                    std = float(current[self.input_window(layer)].std())
+                    if std > 0:
+                        scale = 0.5 * self.cfg.threshold / std
+                        conv.lin.weight.mul_(scale)
+                        current = current * scale
+                    y = self.norms[layer](current, self.input_window(layer)) if self.cfg.stfn \
+                        else current + self.biases[layer]
+                    s, _ = run_neurons(y, self.cfg.threshold, self.leak)
+        finally:
+            for m in calibrated:
+                m.calibrating = False
+            self.train(was_training)
+
     # ---- the two ways the training loop calls a model -------------------------------
     def train_logits(self, graph, epoch: int, seed: int) -> torch.Tensor:
         spikes = self.encode(graph.x, seed * 100_003 + epoch + 1)   # a fresh raster every epoch
