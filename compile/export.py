@@ -64,13 +64,11 @@ def export_network(model, graph, config) -> Network:
         source = target
     task = Task(labels=graph.y.numpy().astype(np.int64),
                 masks={k: v.numpy().astype(bool) for k, v in graph.masks.items()}, num_classes=graph.num_classes)
-    attention = model.cfg.name == "gasnn"
     net = Network(domain="float", input=Input("input", spikes, model.cfg.coding, input_seed),
                   populations=populations, projections=projections, readout=Readout("readout"), task=task,
                   host=host_stages(model, graph, spikes),
                   metadata={"config": config.to_dict(), "model": type(model).__name__, "dataset": graph.name,
-                            "aggregation": "frozen attention (calibrated on the host)" if attention
-                            else "GCN-normalized adjacency",
+                            "aggregation": model.aggregation,
                             # for the sparsity-aware ANN baseline: nonzero entries of the feature matrix
                             "input_nonzero_features": int(torch.count_nonzero(graph.x))})
     return validate(net)
@@ -83,14 +81,15 @@ def host_stages(model, graph, spikes: np.ndarray) -> List[HostStage]:
                    "compares": nonzero * steps}
     stages = [HostStage("encode_input", "per_inference", ["input"], per_feature,
                         f"{model.cfg.coding} spike coding of the {nonzero:,} nonzero node features, T={steps}")]
-    frozen = (["STFN statistics (folded into weights and biases)"] if model.cfg.stfn else []) + \
-        (["attention coefficients (the aggregation weights)"] if model.cfg.name == "gasnn" else [])
+    frozen = model.frozen_on_host()
     if frozen:
-        hidden = range(1, len(model.convs))            # STFN normalizes the hidden layers' input
-        feeds = [f"aggregate{i + 1}" for i in range(len(model.convs))] if model.cfg.name == "gasnn" else []
-        if model.cfg.stfn:
-            feeds += [f"{part}{i}" for part in ("transform", "aggregate", model.cfg.neuron) for i in hidden
-                      if f"{part}{i}" not in feeds]
+        feeds = []
+        if model.aggregation == "frozen_attention":     # every layer's aggregation weights
+            feeds += [f"aggregate{i}" for i in range(1, len(model.convs) + 1)]
+        if model.cfg.stfn:                              # the synapses and biases of the hidden layers
+            feeds += [f"{part}{i}" for part in ("transform", "aggregate", model.cfg.neuron)
+                      for i in range(1, len(model.convs))]
+        feeds = list(dict.fromkeys(feeds))
         stages.append(HostStage("calibrate", "once", feeds, calibration_ops(model, graph, spikes),
                                 "float pass over the deployed input that froze " + " and ".join(frozen)))
     stages.append(HostStage("decide_class", "per_inference", ["readout"],
@@ -120,7 +119,7 @@ def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
         f = conv.lin.out_features
         ops["fp32_add"] += source_spikes * f
         ops["fp32_mac"] += source_steps * e * f
-        if model.cfg.name == "gasnn":
+        if model.aggregation == "frozen_attention":
             ops["fp32_mac"] += source_steps * 2 * n * f
             ops["fp32_add"] += 2 * source_steps * e + t * e
             for kind in ("fp32_mult", "exp", "div"):

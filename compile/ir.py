@@ -53,6 +53,9 @@ SPIKING_KINDS = ("if", "lif")
 PROJECTION_KINDS = ("dense", "graph")
 DOMAINS = ("float", "fixed")
 HOST_WHEN = ("per_inference", "once")
+# what a graph projection's weights are, recorded in metadata["aggregation"] by export
+AGGREGATIONS = {"gcn_adjacency": "GCN-normalized adjacency",
+                "frozen_attention": "attention coefficients frozen in the host's calibration pass"}
 
 
 class IRError(ValueError):
@@ -82,6 +85,11 @@ class Input:
     spikes: np.ndarray            # bool, shape (T, N, F)
     coding: str                   # how it was made ("bernoulli", ...), for reports
     seed: int
+
+    @property
+    def aggregation(self) -> str:
+        """What the graph projections' weights are: a key of AGGREGATIONS."""
+        return str(self.metadata.get("aggregation", "gcn_adjacency"))
 
     @property
     def num_steps(self) -> int:
@@ -191,6 +199,11 @@ class Network:
         return max((self.arrival_step(pr.source) + pr.delay for pr in self.incoming(name)), default=0)
 
     @property
+    def aggregation(self) -> str:
+        """What the graph projections' weights are: a key of AGGREGATIONS."""
+        return str(self.metadata.get("aggregation", "gcn_adjacency"))
+
+    @property
     def num_steps(self) -> int:
         """Steps to run so the last input step reaches the readout."""
         return self.input.num_steps + self.arrival_step(self.readout.population)
@@ -249,6 +262,8 @@ def validate(net: Network) -> Network:
     if net.readout.kind != "membrane":
         raise IRError(f"readout kind {net.readout.kind!r} is not supported; the readout is the final membrane "
                       f"potential ('membrane')")
+    if net.aggregation not in AGGREGATIONS:
+        raise IRError(f"metadata aggregation {net.aggregation!r} is not one of {sorted(AGGREGATIONS)}")
     parts = set(names) | {pr.name for pr in net.projections}
     for stage in net.host:
         if stage.when not in HOST_WHEN:

@@ -30,17 +30,17 @@ class CheckpointError(ValueError):
     """A model checkpoint that cannot be used; the message says why."""
 
 
-BASELINES = {"gcsnn": "gcn", "gasnn": "gat"}
+# spiking model -> its ANN baseline and the dropout usual for that ANN
+BASELINES = {"gcsnn": ("gcn", 0.5), "gasnn": ("gat", 0.6)}
 
 
 def baseline_config(cfg: RunConfig) -> RunConfig:
     """The ANN baseline for a spiking run -- GCN for GC-SNN, GAT for GA-SNN -- with the same layer
     sizes (so its accuracy and the report's ANN energy describe one network), dropout 0.5 (GCN) /
     0.6 (GAT) and weight decay 5e-4 as usual for them, trained by the same loop on the same split."""
-    name = BASELINES.get(cfg.model.name)
-    if name is None:
+    if cfg.model.name not in BASELINES:
         raise ValueError(f"no ANN baseline for model {cfg.model.name!r}; spiking models: {sorted(BASELINES)}")
-    dropout = {"gcn": 0.5, "gat": 0.6}[name]
+    name, dropout = BASELINES[cfg.model.name]
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name=name, dropout=dropout),
                                train=dataclasses.replace(cfg.train, weight_decay=5e-4))
 

@@ -89,7 +89,7 @@ def ann_macs(net: Network, sparse_input: bool = False) -> Dict[str, int]:
     """
     macs = {}
     nonzero_inputs = net.metadata.get("input_nonzero_features")
-    attention = net.metadata.get("model") == "GASNN"
+    attention = net.aggregation == "frozen_attention"
     for pr in net.projections:
         n, f_src = net.source_shape(pr.source)
         f_tgt = net.population(pr.target).shape[1]

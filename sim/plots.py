@@ -62,6 +62,13 @@ def rate_over_time(populations: list) -> bytes:
     return _png(plt, fig)
 
 
+def _paired_bars(ax, left, left_label, right, right_label) -> None:
+    """Two bars per category, side by side."""
+    x = np.arange(len(left))
+    ax.bar(x - 0.2, left, 0.4, label=left_label)
+    ax.bar(x + 0.2, right, 0.4, label=right_label)
+
+
 def energy_breakdown(energy: dict) -> bytes:
     """Chip energy per layer part next to the equivalent ANN's MAC energy per projection."""
     plt, fig = _figure(7.0, 3.8)
@@ -70,10 +77,9 @@ def energy_breakdown(energy: dict) -> bytes:
     ann = {k: v * energy["ann_45nm"]["terms"]["macs"]["pj_per_event"]
            for k, v in energy["ann_45nm"]["macs_per_projection"].items()}
     names = list(dict.fromkeys(list(parts) + list(ann)))
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, [parts.get(n, 0) / 1e6 for n in names], 0.4, label=f"SNN on {energy['chip']} (counted)")
-    ax.bar(x + 0.2, [ann.get(n, 0) / 1e6 for n in names], 0.4, label="equivalent ANN, 45 nm dense MACs")
-    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    _paired_bars(ax, [parts.get(n, 0) / 1e6 for n in names], f"SNN on {energy['chip']} (counted)",
+                 [ann.get(n, 0) / 1e6 for n in names], "equivalent ANN, 45 nm dense MACs")
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", fontsize=8)
     ax.set(ylabel="energy (uJ)", title="Energy by layer part")
     ax.legend(fontsize=8)
     return _png(plt, fig)
@@ -84,10 +90,9 @@ def core_utilisation(mapping: dict) -> bytes:
     plt, fig = _figure(7.0, 3.8)
     ax = fig.add_subplot(111)
     pops = mapping["populations"]
-    x = np.arange(len(pops))
-    ax.bar(x - 0.2, [p["compartment_utilisation"] for p in pops], 0.4, label="compartments used")
-    ax.bar(x + 0.2, [p["synapse_memory_utilisation"] for p in pops], 0.4, label="synaptic memory used")
-    ax.set_xticks(x, [f"{p['population']}\n{p['cores']:,} cores" for p in pops], fontsize=8)
+    _paired_bars(ax, [p["compartment_utilisation"] for p in pops], "compartments used",
+                 [p["synapse_memory_utilisation"] for p in pops], "synaptic memory used")
+    ax.set_xticks(np.arange(len(pops)), [f"{p['population']}\n{p['cores']:,} cores" for p in pops], fontsize=8)
     ax.set(ylabel="fraction of the cores' capacity", ylim=(0, 1.05),
            title=f"Core utilisation on {mapping['chip']['name']}: {mapping['cores']:,} cores, {mapping['chips']} chip(s)")
     ax.legend(fontsize=8)

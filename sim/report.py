@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from neurograph.compile.ir import Network
+from neurograph.compile.ir import AGGREGATIONS, Network
 
 
 def accuracy(readout: np.ndarray, net: Network, split: str = "test") -> Optional[float]:
@@ -35,7 +35,7 @@ def build_report(net: Network, simulation: dict, counts: dict, energy: dict, map
             "projections": [{"name": p.name, "kind": p.kind, "source": p.source, "target": p.target,
                              "exponent": p.exponent, "delay": p.delay} for p in net.projections],
             "input_steps": net.input.num_steps, "run_steps": net.num_steps,
-            "aggregation": net.metadata.get("aggregation", "GCN-normalized adjacency"),
+            "aggregation": AGGREGATIONS[net.aggregation],
             "quantization": net.metadata.get("quantization", {}),
         },
         "accuracy": {
@@ -234,7 +234,7 @@ def where_it_runs(report: dict) -> list:
     chip_parts = [p["name"] for p in net["populations"]] + [p["name"] for p in net["projections"]]
     lines = ["", "## What runs on the chip, what runs on the host", "",
              f"- **chip**, every step: {', '.join(chip_parts)} (aggregation weights: "
-             f"{net.get('aggregation', 'GCN-normalized adjacency')})",
+             f"{net['aggregation']})",
              "", "| host stage | when | feeds | what | counted ops | unpriced ops | energy (45 nm) |",
              "|---|---|---|---|---|---|---|"]
     for name, stage in host["stages"].items():

@@ -73,6 +73,17 @@ def make_fixed_network(**kwargs) -> Network:
     return quantize_network(fold_scales(make_float_network(**kwargs)))
 
 
+def train_small_model(cfg, graph):
+    """A model of `cfg` trained on `graph` (seed 0), for tests that need a real trained network."""
+    import torch
+    from neurograph.models import build_model
+    from neurograph.train import train_model
+    torch.manual_seed(0)
+    model = build_model(cfg.model, graph)
+    train_model(model, graph, cfg, progress=False)
+    return model
+
+
 @pytest.fixture
 def no_leaked_processes():
     """Fails a Lava test that leaves runtime child processes behind."""

@@ -33,6 +33,7 @@ def check_run(out, chance):
     assert report["config"]["model"]["name"] == "gcsnn"          # the run's configuration travels along
     md = (out / "report.md").read_text()
     assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md
+    assert "GCN-normalized adjacency" in md and "| decide_class | per inference | readout |" in md
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "raster_" in page
     return report

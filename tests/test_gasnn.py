@@ -13,12 +13,12 @@ from neurograph.compile.ir import HostStage, IRError, validate
 from neurograph.config import RunConfig
 from neurograph.data import load_graph
 from neurograph.layers import SpikingGraphAttention, SpikingGraphConv
-from neurograph.models import build_model
 from neurograph.pipeline import compile_model
 from neurograph.sim.energy import CMOS45, energy_report
 from neurograph.sim.lava_runner import run_on_lava
 from neurograph.sim.reference import run_reference, spike_agreement
-from neurograph.train import train_model
+
+from conftest import train_small_model
 
 
 def tiny_config(**model) -> RunConfig:
@@ -34,10 +34,7 @@ def tiny_config(**model) -> RunConfig:
 def trained(request):
     cfg = tiny_config(**request.param)
     graph = load_graph(cfg.data)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, graph)
-    train_model(model, graph, cfg, progress=False)
-    return model, graph, cfg
+    return train_small_model(cfg, graph), graph, cfg
 
 
 def test_attention_is_a_softmax_over_each_nodes_in_edges_at_every_step():
@@ -93,7 +90,7 @@ def test_gasnn_exports_frozen_attention_and_names_the_host_work(trained):
         weight = net.projections[2 * layer + 1].weight
         assert np.allclose(np.asarray(weight[dst, src]).ravel(), alpha.double().numpy(), atol=1e-6)
         assert np.allclose(np.asarray(weight.sum(axis=1)).ravel(), 1.0)      # softmax rows
-    assert "frozen attention" in net.metadata["aggregation"]
+    assert net.aggregation == "frozen_attention"
     stages = {s.name: s for s in net.host}
     assert list(stages) == ["encode_input", "calibrate", "decide_class"]
     calib = stages["calibrate"]
@@ -141,4 +138,8 @@ def test_a_host_stage_must_feed_existing_parts(trained):
         validate(net)
     net.host[-1] = HostStage("mystery", "sometimes", ["input"], {})
     with pytest.raises(IRError, match="sometimes"):
+        validate(net)
+    net.host.pop()
+    net.metadata["aggregation"] = "guesswork"
+    with pytest.raises(IRError, match="guesswork"):
         validate(net)

@@ -11,9 +11,8 @@ from neurograph.data.synthetic import make_csbm
 from neurograph.models import build_model
 from neurograph.norm import STFN
 from neurograph.sim.reference import run_reference
-from neurograph.train import train_model
 
-from conftest import make_float_network
+from conftest import make_float_network, train_small_model
 
 
 def test_frozen_stfn_equals_batch_statistics_on_the_calibration_input():
@@ -77,10 +76,7 @@ def trained_small_model(request):
     cfg.model.hidden, cfg.model.num_steps = 16, 6
     cfg.train.epochs = 15
     graph = make_csbm(num_nodes=150, num_classes=3, num_features=20, seed=1)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, graph)
-    train_model(model, graph, cfg, progress=False)
-    return model, graph, cfg
+    return train_small_model(cfg, graph), graph, cfg
 
 
 def test_exported_float_ir_reproduces_the_torch_model(trained_small_model):

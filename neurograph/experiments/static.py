@@ -30,7 +30,7 @@ import torch
 from neurograph.config import RunConfig
 from neurograph.data import DatasetNotFoundError, load_graph
 from neurograph.models import SPIKING, build_model
-from neurograph.pipeline import baseline_config, compile_model, live_attention_accuracy
+from neurograph.pipeline import BASELINES, baseline_config, compile_model, live_attention_accuracy
 from neurograph.train import train_model
 
 MODELS = ("gcn", "gat", "gcsnn", "gasnn")
@@ -75,7 +75,7 @@ def variants(model: str, base: RunConfig, stfn_ablation: bool, init: str = "defa
     """(label, run configuration) for one model name, with the model's own settings (or the given
     init and dropout for spiking models, named in the label); an ANN baseline is the pipeline's
     baseline of its spiking counterpart."""
-    spiking = {"gcn": "gcsnn", "gat": "gasnn"}.get(model, model)
+    spiking = {ann: snn for snn, (ann, _) in BASELINES.items()}.get(model, model)
     cfg = base.with_model(spiking)
     if model != spiking:
         return [(LABELS[model], baseline_config(cfg))]
@@ -105,8 +105,8 @@ def _mean(rows, key, fmt) -> str:
     return format(statistics.mean(values), fmt) if values else "-"
 
 
-COLUMNS = ("dataset", "model", "layers", "hidden", "epochs", "seeds", "float acc. %", "GA-SNN live attention %", "deployed on Lava %",
-           "spike agreement", "firing rate", "synaptic ops", "chip energy (Loihi 1) µJ", "SNN 45 nm µJ",
+COLUMNS = ("dataset", "model", "layers", "hidden", "epochs", "seeds", "float acc. %", "GA-SNN live attention %",
+           "deployed on Lava %", "spike agreement", "firing rate", "synaptic ops", "chip energy (Loihi 1) µJ", "SNN 45 nm µJ",
            "host calibration µJ (once)", "ANN/SNN 45 nm", "ANN/SNN papers' convention", "train s")
 GROUP = ("dataset", "label", "layers", "hidden", "epochs")      # rows that differ only in their seed
 

@@ -21,6 +21,7 @@ from neurograph.models.gcsnn import GCSNN
 
 
 class GASNN(GCSNN):
+    aggregation = "frozen_attention"
     def make_conv(self, in_features: int, out_features: int) -> SpikingGraphAttention:
         return SpikingGraphAttention(in_features, out_features, dropout=self.cfg.attention_dropout)
 

@@ -11,7 +11,8 @@ full deployed window: T input steps plus GRAPH_CONV_DELAY per layer to flush.
 """
 from __future__ import annotations
 
-from typing import Dict
+from contextlib import contextmanager
+from typing import Dict, List
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +27,8 @@ from neurograph.norm import STFN
 
 
 class GCSNN(nn.Module):
+    aggregation = "gcn_adjacency"       # what the deployed aggregation weights are (see compile/ir.py)
+
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
         super().__init__()
         if cfg.layers < 1:
@@ -66,6 +69,31 @@ class GCSNN(nn.Module):
         start = GRAPH_CONV_DELAY * layer
         return slice(start, start + self.cfg.num_steps)
 
+    def hidden_input(self, layer: int, current: torch.Tensor) -> torch.Tensor:
+        """What hidden layer `layer`'s neurons integrate: the current, STFN-normalized or biased."""
+        if self.cfg.stfn:
+            return self.norms[layer](current, self.input_window(layer))
+        return current + self.biases[layer]
+
+    def frozen_on_host(self) -> List[str]:
+        """What the host's calibration pass freezes into the deployed weights (empty: no pass)."""
+        return ((["STFN statistics (folded into weights and biases)"] if self.cfg.stfn else [])
+                + (["attention coefficients (the aggregation weights)"]
+                   if self.aggregation == "frozen_attention" else []))
+
+    @contextmanager
+    def calibration_pass(self):
+        """Run with STFN and attention in calibration mode: they measure what they freeze (on this
+        pass's data) and already use it, so the pass computes the deployed form."""
+        modules = [m for m in self.modules() if hasattr(m, "calibrating")]
+        for m in modules:
+            m.calibrating = True
+        try:
+            yield
+        finally:
+            for m in modules:
+                m.calibrating = False
+
     def hidden_bias(self, layer: int) -> torch.Tensor:
         """The per-neuron bias of hidden layer `layer` in its deployed (frozen) form."""
         return self.norms[layer].folded()[2] if self.cfg.stfn else self.biases[layer][None, :]
@@ -87,10 +115,7 @@ class GCSNN(nn.Module):
         for layer, conv in enumerate(self.convs[:-1]):
             s = self._dropout(s)
             current = conv(s, edge_index, edge_weight, steps, self.source_window(layer))
-            if self.cfg.stfn:
-                y = self.norms[layer](current, self.input_window(layer))
-            else:
-                y = current + self.biases[layer]
+            y = self.hidden_input(layer, current)
             s, v_max = run_neurons(y, self.cfg.threshold, self.leak, self.cfg.surrogate_width)
             if record:   # keyed by the population name export gives this layer
                 self.trace[f"{self.cfg.neuron}{layer + 1}"] = {
@@ -115,13 +140,10 @@ class GCSNN(nn.Module):
             raise ValueError(f"init must be 'default' or 'balanced', got {self.cfg.init!r}")
         if self.cfg.init == "default":
             return
-        calibrated = [m for m in self.modules() if hasattr(m, "calibrating")]   # eval form of STFN/attention
         was_training = self.training
         self.eval()
         try:
-            for m in calibrated:
-                m.calibrating = True
-            with torch.no_grad():
+            with torch.no_grad(), self.calibration_pass():
                 s = self.encode(graph.x, seed)
                 for layer, conv in enumerate(self.convs[:-1]):
                     current = conv(s, graph.edge_index, graph.edge_weight, self.run_steps, self.source_window(layer))
@@ -130,12 +152,8 @@ class GCSNN(nn.Module):
                         scale = 0.5 * self.cfg.threshold / std
                         conv.lin.weight.mul_(scale)
                         current = current * scale
-                    y = self.norms[layer](current, self.input_window(layer)) if self.cfg.stfn \
-                        else current + self.biases[layer]
-                    s, _ = run_neurons(y, self.cfg.threshold, self.leak)
+                    s, _ = run_neurons(self.hidden_input(layer, current), self.cfg.threshold, self.leak)
         finally:
-            for m in calibrated:
-                m.calibrating = False
             self.train(was_training)
 
     # ---- the two ways the training loop calls a model -------------------------------
@@ -147,16 +165,10 @@ class GCSNN(nn.Module):
         """Deployed form: freeze what the chip cannot compute (STFN statistics, attention) on the
         deployed input in one calibration pass, then run with it frozen."""
         spikes = self.deployed_input(graph, input_seed)
-        calibrated = [m for m in self.modules() if hasattr(m, "calibrating")]
-        if calibrated:
-            for m in calibrated:
-                m.calibrating = True
-            try:
+        if self.frozen_on_host():
+            with self.calibration_pass():
                 self(spikes, graph.edge_index, graph.edge_weight)
-                self.calibration_trace = self.trace       # export counts the host's calibration work
-            finally:
-                for m in calibrated:
-                    m.calibrating = False
+            self.calibration_trace = self.trace       # export counts the host's calibration work
         return self(spikes, graph.edge_index, graph.edge_weight)
 
     def deployed_input(self, graph, input_seed: int) -> torch.Tensor:
