@@ -27,6 +27,8 @@ class ArtifactError(ValueError):
 def _put(arrays: Dict[str, np.ndarray], key: str, value):
     if value is None:
         return None
+    if isinstance(value, list):         # a graph projection's per-head matrices
+        return {"heads": [_put(arrays, f"{key}.head{k}", v) for k, v in enumerate(value)]}
     if sp.issparse(value):
         csr = sp.csr_matrix(value)
         for part in ("data", "indices", "indptr"):
@@ -39,6 +41,8 @@ def _put(arrays: Dict[str, np.ndarray], key: str, value):
 def _get(arrays, ref):
     if ref is None:
         return None
+    if "heads" in ref:
+        return [_get(arrays, head) for head in ref["heads"]]
     if "csr" in ref:
         key = ref["csr"]
         return sp.csr_matrix((arrays[f"{key}.data"], arrays[f"{key}.indices"], arrays[f"{key}.indptr"]),

@@ -104,8 +104,10 @@ def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
     Per layer, over the steps its source carries (T input steps for the first layer, the
     S run steps after): the feature transform adds W's row per source spike; aggregation is
     one MAC per edge and feature per step; GA-SNN attention adds two score MACs per node and
-    feature per step, per edge and step a score add, LeakyReLU multiply, exp, softmax add and
-    divide, and the window mean (one add per edge and window step, one divide per edge).
+    feature per step and, per attention head, two adds and two multiplies by 1/(t+1) per node
+    and step for running-mean scores, a score add, LeakyReLU multiply, exp, softmax add and
+    divide per edge and step, and the window mean (one add per edge and window step, one
+    divide per edge).
     Over the S run steps of the target: STFN statistics take two adds and a multiply per
     neuron per window step and the normalization one MAC per neuron per step; IF neurons one
     add and one compare per neuron per step (LIF one multiply more, the leak); the readout
@@ -120,11 +122,15 @@ def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
         ops["fp32_add"] += source_spikes * f
         ops["fp32_mac"] += source_steps * e * f
         if model.aggregation == "frozen_attention":
+            k = conv.heads
             ops["fp32_mac"] += source_steps * 2 * n * f
-            ops["fp32_add"] += 2 * source_steps * e + t * e
+            ops["fp32_add"] += k * (2 * source_steps * e + t * e)
             for kind in ("fp32_mult", "exp", "div"):
-                ops[kind] += source_steps * e
-            ops["div"] += e
+                ops[kind] += k * source_steps * e
+            ops["div"] += k * e
+            if conv.scores_from == "running":
+                ops["fp32_add"] += k * source_steps * 2 * n
+                ops["fp32_mult"] += k * source_steps * 2 * n
         if layer == last:
             ops["fp32_add"] += s * n * f
             break

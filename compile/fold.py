@@ -3,7 +3,8 @@
 For a population fed by  dense W -> relay -> graph A  the scaled input
 node_scale[v] * feature_scale[k] * (A (S W))[v, k] equals (A' (S W'))[v, k] with
 W' = W diag(feature_scale) and A' = diag(node_scale) A: the feature scale moves
-into the feature-transform columns, the node scale into the aggregation rows.
+into the feature-transform columns, the node scale into the aggregation rows (of every
+attention head's A).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
-from neurograph.compile.ir import IRError, Network, validate
+from neurograph.compile.ir import IRError, Network, map_heads, validate
 
 
 def conv_chain(net: Network, target: str):
@@ -44,7 +45,7 @@ def fold_scales(net: Network) -> Network:
         if pop.feature_scale is not None:
             dense.weight = np.asarray(dense.weight) * pop.feature_scale[None, :]
         if pop.node_scale is not None:
-            graph.weight = sp.csr_matrix(sp.diags(pop.node_scale) @ graph.weight)
+            graph.weight = map_heads(graph.weight, lambda a: sp.csr_matrix(sp.diags(pop.node_scale) @ a))
         pop.node_scale = pop.feature_scale = None
     return validate(net)
 

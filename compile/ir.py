@@ -17,7 +17,9 @@ are numbered 1..num_steps as in Lava):
 * projection with delay d from population P adds, at step t, the transform of
   P's output at step t-d:
     - ``dense``: per-node shared weights, out[n, o] = sum_i x[n, i] * W[i, o]
-    - ``graph``: aggregation over edges,  out[v, k] = sum_u A[v, u] * x[u, k]
+    - ``graph``: aggregation over edges,  out[v, k] = sum_u A[v, u] * x[u, k]; with
+      attention heads (a list of K matrices A_h) the features split into K equal
+      slices and feature k uses its head's A_h(k) (see :func:`graph_heads`)
   In the fixed domain the integer sum is shifted by the projection's exponent
   (``<<e`` or arithmetic ``>>-e``), exactly as Lava's Dense/Sparse apply
   ``weight_exp`` to the accumulated sum.
@@ -46,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 
 IR_FORMAT = "neurograph.network"
-IR_VERSION = 2                    # 2: host stages
+IR_VERSION = 3                    # 2: host stages; 3: attention heads in graph projections
 
 POPULATION_KINDS = ("relay", "if", "lif", "integrator")
 SPIKING_KINDS = ("if", "lif")
@@ -134,7 +136,8 @@ class Projection:
     kind: str
     source: str
     target: str
-    weight: object                 # dense: ndarray (F_in, F_out); graph: scipy CSR (N, N)
+    weight: object                 # dense: ndarray (F_in, F_out); graph: scipy CSR (N, N), or a list of
+                                   # them, one per attention head
     exponent: int = 0              # fixed only: shift applied to each step's summed input
     delay: int = 1                 # steps from a source event to its effect on the target
 
@@ -215,8 +218,28 @@ def _fits_signed(values: np.ndarray, bits: int) -> bool:
     return values.size == 0 or (values.min() >= lo and values.max() <= hi)
 
 
+def head_matrices(weight) -> list:
+    """A graph weight's matrices: [A] for one CSR, the list itself for per-head matrices."""
+    return weight if isinstance(weight, list) else [weight]
+
+
+def graph_heads(pr: Projection, num_features: int) -> List[Tuple[slice, sp.csr_matrix]]:
+    """A graph projection's aggregation as (feature slice, A) pairs, one per attention head: a
+    single CSR weight is one head over all features, a list of K splits them into K equal slices."""
+    weights = head_matrices(pr.weight)
+    width = num_features // len(weights)
+    return [(slice(k * width, (k + 1) * width), w) for k, w in enumerate(weights)]
+
+
+def map_heads(weight, fn):
+    """Apply `fn` to a graph weight's matrix, or to each head's (keeping the list)."""
+    return [fn(w) for w in weight] if isinstance(weight, list) else fn(weight)
+
+
 def weight_values(pr: Projection) -> np.ndarray:
-    return pr.weight.data if sp.issparse(pr.weight) else np.asarray(pr.weight)
+    if pr.kind == "graph":
+        return np.concatenate([w.data for w in head_matrices(pr.weight)] or [np.zeros(0)])
+    return np.asarray(pr.weight)
 
 
 def weight_mantissa_range(pr: Projection) -> Tuple[int, int]:
@@ -335,10 +358,15 @@ def _validate_projection(net: Network, pr: Projection) -> None:
             raise IRError(f"{where}: dense weight must have shape (source features, target features) = "
                           f"({f_src}, {f_tgt}) on the same nodes ({n_src} vs {n_tgt}); got {np.shape(pr.weight)}")
     else:
-        if not sp.isspmatrix_csr(pr.weight) or pr.weight.shape != (n_tgt, n_src) or f_src != f_tgt:
-            raise IRError(f"{where}: graph weight must be a CSR matrix (target nodes, source nodes) = "
-                          f"({n_tgt}, {n_src}) over the same features ({f_src} vs {f_tgt}); "
-                          f"got {type(pr.weight).__name__} {np.shape(pr.weight)}")
+        heads = head_matrices(pr.weight)
+        if not heads or f_src % len(heads):
+            raise IRError(f"{where}: {len(heads)} attention heads cannot split {f_src} features into equal "
+                          f"slices; give one CSR matrix per head, with heads dividing the features")
+        for w in heads:
+            if not sp.isspmatrix_csr(w) or w.shape != (n_tgt, n_src) or f_src != f_tgt:
+                raise IRError(f"{where}: graph weight must be a CSR matrix (target nodes, source nodes) = "
+                              f"({n_tgt}, {n_src}) over the same features ({f_src} vs {f_tgt}), or a list "
+                              f"of them (one per head); got {type(w).__name__} {np.shape(w)}")
     if net.domain == "fixed":
         w = weight_values(pr)
         if not np.issubdtype(w.dtype, np.integer):

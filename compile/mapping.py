@@ -7,7 +7,7 @@ per-core limit:
 * compartments per core;
 * synaptic memory per core: the synapses *into* the core's compartments in the
   expanded network (dense: nnz of W's column per compartment; graph: the node's
-  in-degree per feature), at ``bits_per_synapse`` each -- weights only, index and
+  in-degree in the feature's attention-head matrix), at ``bits_per_synapse`` each -- weights only, index and
   compression overhead are not modelled;
 * input axons per core: distinct presynaptic compartments feeding the core
   (dense: the source node's features with a nonzero weight; graph: the
@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from neurograph.compile.ir import IRError, Network
+from neurograph.compile.ir import IRError, Network, graph_heads
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class _CoreState:
         self.compartments = self.synapses = self.axons = 0
         self.rows = [{} for _ in dense]          # per dense projection: node -> source features used
         self.neighbours = [{} for _ in graphs]   # per graph projection: feature -> source nodes used
+        # graphs: per graph projection, the aggregation matrix of each target feature
 
     def cost(self, v: int, features: np.ndarray):
         """(synapses, new input axons) that adding compartments (v, features) would bring."""
@@ -96,10 +97,10 @@ class _CoreState:
             need = w[:, features].any(axis=1)
             synapses += int(w[:, features].sum())
             axons += int(need.sum()) if v not in rows else int((need & ~rows[v]).sum())
-        for csr, seen in zip(self.graphs, self.neighbours):
-            nbrs = csr.indices[csr.indptr[v]:csr.indptr[v + 1]]
-            synapses += len(nbrs) * len(features)
+        for by_feature, seen in zip(self.graphs, self.neighbours):
             for k in features:
+                nbrs = _in_neighbours(by_feature[k], v)
+                synapses += len(nbrs)
                 axons += len(nbrs) if k not in seen else len(set(nbrs.tolist()) - seen[k])
         return synapses, axons
 
@@ -110,17 +111,28 @@ class _CoreState:
         for w, rows in zip(self.dense, self.rows):
             need = w[:, features].any(axis=1)
             rows[v] = need if v not in rows else rows[v] | need
-        for csr, seen in zip(self.graphs, self.neighbours):
-            nbrs = csr.indices[csr.indptr[v]:csr.indptr[v + 1]].tolist()
+        for by_feature, seen in zip(self.graphs, self.neighbours):
             for k in features:
-                seen.setdefault(k, set()).update(nbrs)
+                seen.setdefault(k, set()).update(_in_neighbours(by_feature[k], v).tolist())
+
+
+def _in_neighbours(csr, v: int) -> np.ndarray:
+    return csr.indices[csr.indptr[v]:csr.indptr[v + 1]]
+
+
+def _matrix_per_feature(pr, num_features: int) -> list:
+    """A graph projection's aggregation matrix for each target feature (its attention head's)."""
+    per_feature = []
+    for features, a in graph_heads(pr, num_features):
+        per_feature += [a] * (features.stop - features.start)
+    return per_feature
 
 
 def map_population(net: Network, name: str, chip: ChipLimits) -> PopulationMapping:
     pop = net.population(name)
     n, f = pop.shape
     dense = [np.asarray(pr.weight) != 0 for pr in net.incoming(name) if pr.kind == "dense"]
-    graphs = [pr.weight.tocsr() for pr in net.incoming(name) if pr.kind == "graph"]
+    graphs = [_matrix_per_feature(pr, f) for pr in net.incoming(name) if pr.kind == "graph"]
     syn_cap = chip.synapse_bits_per_core // chip.bits_per_synapse
     axon_cap = chip.input_axons_per_core or float("inf")
     all_features = np.arange(f)
@@ -153,7 +165,7 @@ def map_population(net: Network, name: str, chip: ChipLimits) -> PopulationMappi
                 core, cores = _CoreState(dense, graphs), cores + 1
                 synapses, axons = core.cost(v, features)
             core.add(v, features, synapses, axons)
-    total_syn = int(sum(w.sum() for w in dense) * n + sum(g.nnz for g in graphs) * f)
+    total_syn = int(sum(w.sum() for w in dense) * n + sum(a.nnz for by_feature in graphs for a in by_feature))
     limited_by = max(closed_by, key=closed_by.get) if any(closed_by.values()) else "fits one core"
     return PopulationMapping(name, pop.size, total_syn, cores, limited_by,
                              pop.size / (cores * chip.compartments_per_core), total_syn / (cores * syn_cap))

@@ -4,7 +4,8 @@ Each neuron population is fed by one chain  dense W -> relay -> graph A  (see
 :func:`conv_chain`). Its integers are chosen together:
 
 * W and A get 8-bit mantissas using their full range (127 for mixed signs,
-  255 for one sign): m_W = round(W * s_W), m_A = round(A * s_A).
+  255 for one sign): m_W = round(W * s_W), m_A = round(A * s_A) (one s_A and
+  exponent for all attention heads' A: they share the projection).
 * One activation scale K maps the float input current to Lava's integer a_in:
   a_in = K * a. K = s_W * s_A * 2**E, where E = e_W + e_A is the sum of the two
   projections' exponents, so K is the largest power-of-two step that keeps
@@ -28,7 +29,8 @@ import scipy.sparse as sp
 
 from neurograph.compile.fold import conv_chain
 from neurograph.compile.ir import (ACT_SHIFT, BIAS_EXP_RANGE, BIAS_MANT_BITS, MAX_PAYLOAD_BITS, STATE_BITS,
-                                   VTH_BITS, WEIGHT_EXP_RANGE, IRError, Network, validate)
+                                   VTH_BITS, WEIGHT_EXP_RANGE, IRError, Network, head_matrices, map_heads,
+                                   validate, weight_values)
 
 ACCUMULATOR_BITS = 32      # Lava's Dense/Sparse accumulate into int32
 
@@ -40,6 +42,11 @@ def mantissa_scale(values: np.ndarray) -> float:
         return 1.0
     one_sign = values.min() >= 0 or values.max() <= 0
     return (255.0 if one_sign else 127.0) / peak
+
+
+def _mantissas(a, scale: float) -> sp.csr_matrix:
+    a = sp.csr_matrix(a, dtype=np.float64)
+    return sp.csr_matrix((np.round(a.data * scale).astype(np.int64), a.indices, a.indptr), shape=a.shape)
 
 
 def activation_scale_limit(pop, headroom: float, target_threshold: int) -> float:
@@ -91,8 +98,7 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
             raise IRError(f"projection {dense.name!r}: quantization assumes binary spikes into the feature "
                           f"transform, but {dense.source!r} is not spiking")
         w = np.asarray(dense.weight, dtype=np.float64)
-        a = sp.csr_matrix(graph.weight, dtype=np.float64)
-        s_w, s_a = mantissa_scale(w), mantissa_scale(a.data)
+        s_w, s_a = mantissa_scale(w), mantissa_scale(weight_values(graph).astype(np.float64))  # s_a: all heads
         limit = activation_scale_limit(pop, headroom, target_threshold)
         total_exp = math.floor(math.log2(limit / (s_w * s_a)))
         e_a = min(max(total_exp, WEIGHT_EXP_RANGE[0]), WEIGHT_EXP_RANGE[1])
@@ -103,10 +109,12 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
         scale = s_w * s_a * 2.0 ** total_exp
 
         dense.weight, dense.exponent = np.round(w * s_w).astype(np.int64), e_w
-        m_a = sp.csr_matrix((np.round(a.data * s_a).astype(np.int64), a.indices, a.indptr), shape=a.shape)
-        dropped = int(np.count_nonzero(m_a.data == 0))
-        m_a.eliminate_zeros()     # a zero mantissa is no synapse
-        graph.weight, graph.exponent = m_a, e_a
+        rounded = map_heads(graph.weight, lambda a: _mantissas(a, s_a))
+        heads = head_matrices(rounded)
+        dropped = sum(int(np.count_nonzero(m.data == 0)) for m in heads)
+        for m in heads:
+            m.eliminate_zeros()   # a zero mantissa is no synapse
+        graph.weight, graph.exponent = rounded, e_a
 
         worst_payload = int(np.abs(dense.weight).sum(axis=0).max(initial=0))
         worst_payload = worst_payload << e_w if e_w >= 0 else worst_payload >> -e_w
@@ -114,7 +122,8 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
         if relay.payload_bits > MAX_PAYLOAD_BITS:
             raise IRError(f"relay {relay.name!r}: worst-case payload {worst_payload} needs {relay.payload_bits} "
                           f"bits, more than the {MAX_PAYLOAD_BITS}-bit graded spike")
-        worst_sum = int(np.asarray(abs(m_a).sum(axis=1)).max(initial=0)) << (relay.payload_bits - 1)
+        worst_row = max(int(np.asarray(abs(m).sum(axis=1)).max(initial=0)) for m in heads)
+        worst_sum = worst_row << (relay.payload_bits - 1)
         if worst_sum >= 1 << (ACCUMULATOR_BITS - 1):
             raise IRError(f"projection {graph.name!r}: worst-case summed input {worst_sum} overflows the "
                           f"{ACCUMULATOR_BITS}-bit synaptic accumulator; lower the feature-transform scale")

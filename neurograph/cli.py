@@ -35,6 +35,11 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=None, help="window dropout (default: the model's setting)")
     p.add_argument("--attention-dropout", type=float, default=None,
                    help="GA-SNN: dropout on attention coefficients while training (default: the model's setting)")
+    p.add_argument("--attention-scores", dest="attention_scores_from", default=None, choices=["running", "step"],
+                   help="GA-SNN: attention scores from the running mean of the spikes up to each step "
+                        "(default) or from each step's spikes alone")
+    p.add_argument("--heads", type=int, default=None,
+                   help="GA-SNN (and its GAT baseline): attention heads per hidden layer (default: the model's setting)")
     p.add_argument("--init", default=None, choices=["default", "balanced"],
                    help="weight initialization; 'balanced' scales hidden currents to the threshold (deep networks)")
     p.add_argument("--epochs", type=int, default=d.train.epochs)
@@ -50,7 +55,7 @@ def _config(args) -> RunConfig:
     m = cfg.model
     m.hidden, m.layers, m.num_steps, m.neuron = args.hidden, args.layers, args.steps, args.neuron
     m.leak, m.coding = args.leak, args.coding
-    for name in ("stfn", "dropout", "attention_dropout", "init"):
+    for name in ("stfn", "dropout", "attention_dropout", "attention_scores_from", "heads", "init"):
         if getattr(args, name) is not None:
             setattr(m, name, getattr(args, name))
     t = cfg.train

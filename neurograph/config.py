@@ -26,6 +26,12 @@ class ModelConfig:
     stfn: bool = False
     dropout: float = 0.8           # one mask per (node, feature) for the whole window
     attention_dropout: float = 0.0 # GA-SNN: dropout on attention coefficients while training (GAT's)
+    # GA-SNN: attention scores from the running mean of the spiking features up to each step
+    # ("running") or from that step's spikes alone ("step"); see layers.SpikingGraphAttention
+    attention_scores_from: str = "running"
+    # GA-SNN and GAT: attention heads in each hidden layer, each attending with its own slice of
+    # hidden / heads features (concatenated, as GAT); the output layer has one head
+    heads: int = 1
     surrogate_width: float = 1.0   # rectangular surrogate gradient: 1/w on |V - threshold| < w/2
     init: str = "default"          # default (PyTorch's) | balanced (hidden currents scaled to the threshold)
 
@@ -34,12 +40,19 @@ class ModelConfig:
         dims = [num_features] + [self.hidden] * (self.layers - 1) + [num_classes]
         return list(zip(dims[:-1], dims[1:]))
 
+    def layer_heads(self):
+        """Attention heads of each graph layer: `heads` per hidden layer, one for the output layer."""
+        if self.heads < 1 or self.hidden % self.heads:
+            raise ValueError(f"heads={self.heads} must be >= 1 and divide hidden={self.hidden} "
+                             f"(each head attends with hidden / heads features)")
+        return [self.heads] * (self.layers - 1) + [1]
 
-# Settings in which a model differs from ModelConfig's defaults (which are GC-SNN's), chosen in a
-# small sweep (seed 0, Cora and CiteSeer, validation accuracy): GA-SNN prefers GAT's dropout on
-# attention coefficients and the usual window dropout of 0.6.
+
+# Settings in which a model differs from ModelConfig's defaults (which are GC-SNN's), chosen in
+# small sweeps on Cora and CiteSeer by validation accuracy (docs/gasnn-settings.md): GA-SNN prefers
+# GAT's dropout on attention coefficients, the usual window dropout of 0.6 and 4 attention heads.
 MODEL_SETTINGS = {
-    "gasnn": {"dropout": 0.6, "attention_dropout": 0.6},
+    "gasnn": {"dropout": 0.6, "attention_dropout": 0.6, "heads": 4},
 }
 
 

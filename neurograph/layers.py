@@ -17,6 +17,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
+ATTENTION_SCORES_FROM = ("step", "running")
 GRAPH_CONV_DELAY = 2   # steps: Dense (feature transform) + Sparse (aggregation), one each
 
 
@@ -55,37 +56,56 @@ class SpikingGraphConv(MessagePassing):
 
 
 class SpikingGraphAttention(SpikingGraphConv):
-    """GAT-style attention from the spiking features of each step (one head):
+    """GAT-style attention from the spiking features, recomputed every step:
 
-        h_t = S_t W,   e_t[v, u] = LeakyReLU(a_dst . h_t[v] + a_src . h_t[u]),
-        c_t[v, u] = softmax over v's in-edges u (self loop included) of e_t[v, u].
+        h_t = S_t W,   e_t[v, u, k] = LeakyReLU(a_dst[k] . r_t[v, k] + a_src[k] . r_t[u, k]),
+        c_t[v, u, k] = softmax over v's in-edges u (self loop included) of e_t[v, u, k],
+
+    for each head k, which attends with its own slice of out_features / heads features
+    (I_t[v, slice k] = sum_u c_t[v, u, k] * h_{t-DELAY}[u, slice k]; heads concatenated, as
+    GAT). r_t is what the scores see at step t (``scores_from``): "running", the mean of h
+    over the steps so far, (h_0 + ... + h_t) / (t + 1) -- the spike rate up to t, which
+    steadies the scores as the window goes on; or "step", h_t alone, one step's binary
+    spikes (the literal reading of the paper; measured lower on Cora, docs/results-static.md).
+    Scores are linear in h, so the running mean is taken of the projected scores.
 
     A synapse cannot compute a softmax, so the deployed form freezes c: a calibration
     pass (``calibrating = True``, eval mode, the deployed input) records the mean of c_t
-    over the input window per edge and already runs with it, so the layers after it
-    calibrate on exactly the spikes the deployed network produces (as STFN's pass
+    over the input window per edge and head and already runs with it, so the layers after
+    it calibrate on exactly the spikes the deployed network produces (as STFN's pass
     normalizes with the statistics it has just measured). From then on eval mode uses
-    those fixed coefficients (``frozen``). ``live = True`` evaluates with per-step
-    attention instead, to measure what freezing costs.
+    those fixed coefficients (``frozen``, (E, heads)). ``live = True`` evaluates with
+    per-step attention instead, to measure what freezing costs.
     """
 
-    def __init__(self, in_features: int, out_features: int, negative_slope: float = 0.2, dropout: float = 0.0):
+    def __init__(self, in_features: int, out_features: int, heads: int = 1, negative_slope: float = 0.2,
+                 dropout: float = 0.0, scores_from: str = "step"):
         super().__init__(in_features, out_features)
-        self.negative_slope, self.dropout = negative_slope, dropout
-        bound = (6.0 / (out_features + 1)) ** 0.5       # glorot, as PyG's GATConv
-        self.att_src = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
-        self.att_dst = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        if scores_from not in ATTENTION_SCORES_FROM:
+            raise ValueError(f"attention scores_from must be one of {ATTENTION_SCORES_FROM}, got {scores_from!r}")
+        if heads < 1 or out_features % heads:
+            raise ValueError(f"heads={heads} must be >= 1 and divide out_features={out_features}")
+        self.heads, self.negative_slope, self.dropout, self.scores_from = heads, negative_slope, dropout, scores_from
+        width = out_features // heads
+        bound = (6.0 / (width + 1)) ** 0.5                   # glorot, as PyG's GATConv
+        self.att_src = nn.Parameter(torch.empty(heads, width).uniform_(-bound, bound))
+        self.att_dst = nn.Parameter(torch.empty(heads, width).uniform_(-bound, bound))
         # recalibrated after loading, so not saved; frozen_edges says which graph they belong to
-        self.register_buffer("frozen", torch.empty(0), persistent=False)
+        self.register_buffer("frozen", torch.empty(0, heads), persistent=False)
         self.register_buffer("frozen_edges", torch.empty(2, 0, dtype=torch.long), persistent=False)
         self.calibrating = False
         self.live = False
 
     def attention(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """Per-step attention coefficients, (T_s, E)."""
+        """Per-step attention coefficients, (T_s, E, heads)."""
         src, dst = edge_index
-        scores = F.leaky_relu((h @ self.att_src)[:, src] + (h @ self.att_dst)[:, dst], self.negative_slope)
-        return softmax(scores.t(), dst, num_nodes=h.shape[1], dim=0).t()
+        per_head = h.view(*h.shape[:-1], self.heads, -1)                    # (T_s, N, heads, width)
+        from_src, from_dst = (per_head * self.att_src).sum(-1), (per_head * self.att_dst).sum(-1)
+        if self.scores_from == "running":
+            steps_so_far = torch.arange(1, h.shape[0] + 1, dtype=h.dtype).view(-1, 1, 1)
+            from_src, from_dst = from_src.cumsum(dim=0) / steps_so_far, from_dst.cumsum(dim=0) / steps_so_far
+        scores = F.leaky_relu(from_src[:, src] + from_dst[:, dst], self.negative_slope)
+        return softmax(scores, dst, num_nodes=h.shape[1], dim=1)
 
     def edge_coefficients(self, h, edge_index, edge_weight, window):
         if self.calibrating:
@@ -93,11 +113,11 @@ class SpikingGraphAttention(SpikingGraphConv):
             self.frozen_edges = edge_index
             return self.frozen
         if self.training:
-            # as GAT, drop attention coefficients -- one mask per edge for the whole window
+            # as GAT, drop attention coefficients -- one mask per edge and head for the whole window
             alpha = self.attention(h, edge_index)
             if self.dropout == 0.0:
                 return alpha
-            keep = (torch.rand(alpha.shape[1]) >= self.dropout).to(alpha.dtype) / (1.0 - self.dropout)
+            keep = (torch.rand(alpha.shape[1:]) >= self.dropout).to(alpha.dtype) / (1.0 - self.dropout)
             return alpha * keep
         if self.live:
             return self.attention(h, edge_index)
@@ -105,6 +125,10 @@ class SpikingGraphAttention(SpikingGraphConv):
             raise RuntimeError("GA-SNN attention is not calibrated for this graph: run the model's "
                                "inference_logits (which calibrates) before evaluating its deployed form")
         return self.frozen
+
+    def message(self, x_j: torch.Tensor, coefficient: torch.Tensor) -> torch.Tensor:
+        per_head = x_j.view(*x_j.shape[:-1], self.heads, -1)
+        return (coefficient.unsqueeze(-1) * per_head).view(x_j.shape)
 
 
 def window_dropout(s: torch.Tensor, p: float, training: bool, num_nodes: int) -> torch.Tensor:

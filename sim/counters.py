@@ -22,7 +22,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from neurograph.compile.ir import Network
+from neurograph.compile.ir import Network, graph_heads
 from neurograph.sim.reference import input_raster, population_input, relay_outputs
 
 
@@ -68,13 +68,6 @@ class RunCounts:
                 "populations": [{**asdict(p), "firing_rate": p.firing_rate} for p in self.populations]}
 
 
-def _fan_out(pr) -> np.ndarray:
-    """Synapses per source event: per source feature (dense) or per source node (graph)."""
-    if pr.kind == "dense":
-        return np.count_nonzero(np.asarray(pr.weight), axis=1)
-    return np.diff(pr.weight.tocsc().indptr)
-
-
 def count_events(net: Network, spikes: Dict[str, np.ndarray]) -> RunCounts:
     """Count every event of a run of `net` whose spiking populations produced `spikes`."""
     fixed = net.domain == "fixed"
@@ -85,14 +78,17 @@ def count_events(net: Network, spikes: Dict[str, np.ndarray]) -> RunCounts:
     projections = []
     for pr in net.projections:
         active = outputs[pr.source] != 0                       # (steps, N, F)
-        fan = _fan_out(pr)
         n_src, f_src = net.source_shape(pr.source)
         if pr.kind == "dense":
+            fan = np.count_nonzero(np.asarray(pr.weight), axis=1)   # synapses per source feature
             per_step = active.sum(axis=1) @ fan                # events per feature x fan-out
             synapses = n_src * int(fan.sum())
         else:
-            per_step = active.sum(axis=2) @ fan                # events per node x out-degree
-            synapses = f_src * int(fan.sum())
+            per_step, synapses = np.zeros(steps, dtype=np.int64), 0
+            for features, a in graph_heads(pr, f_src):          # each head's features, its out-degrees
+                fan = np.diff(a.tocsc().indptr)
+                per_step = per_step + active[:, :, features].sum(axis=2) @ fan   # events per node x out-degree
+                synapses += (features.stop - features.start) * int(fan.sum())
         graded = pr.source != net.input.name and net.population(pr.source).kind == "relay"
         projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target, graded, synapses,
                                             int(active.sum()), int(per_step.sum()),

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
-from neurograph.compile.ir import Network
+from neurograph.compile.ir import Network, graph_heads
 from neurograph.sim.counters import RunCounts
 
 DAVIES_2018 = ("Davies et al., IEEE Micro 38(1):82-99, 2018, Table 2 "
@@ -94,7 +94,7 @@ def ann_macs(net: Network, sparse_input: bool = False) -> Dict[str, int]:
         n, f_src = net.source_shape(pr.source)
         f_tgt = net.population(pr.target).shape[1]
         if pr.kind == "graph":
-            macs[pr.name] = pr.weight.nnz * f_src
+            macs[pr.name] = sum(a.nnz * (features.stop - features.start) for features, a in graph_heads(pr, f_src))
             if attention:
                 macs[f"{pr.name}.attention_scores"] = 2 * n * f_src
         elif sparse_input and pr.source == net.input.name and nonzero_inputs is not None:

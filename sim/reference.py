@@ -22,7 +22,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from neurograph.compile.ir import ACT_SHIFT, STATE_BITS, Network, Population, Projection
+from neurograph.compile.ir import ACT_SHIFT, STATE_BITS, Network, Population, Projection, graph_heads
 
 _UV_LIMIT = 1 << (STATE_BITS - 1)      # 2**23
 _DECAY_UNITY = 1 << 12
@@ -59,9 +59,9 @@ def project_step(pr: Projection, x: np.ndarray, fixed: bool) -> np.ndarray:
     """One step of a projection: source output (N, F_src) -> target input (N, F_tgt)."""
     if pr.kind == "dense":
         y = _exact_int_matmul(x, pr.weight) if fixed else x @ pr.weight
-    else:  # graph: aggregate over incoming edges, feature by feature
-        y = pr.weight @ x.astype(np.int64) if fixed else pr.weight @ x
-        y = np.asarray(y)
+    else:  # graph: aggregate over incoming edges, feature by feature, each head's features with its A
+        x = x.astype(np.int64) if fixed else x
+        y = np.concatenate([np.asarray(a @ x[:, features]) for features, a in graph_heads(pr, x.shape[1])], axis=1)
     return shift(y, pr.exponent) if fixed else y
 
 

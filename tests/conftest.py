@@ -40,7 +40,9 @@ def calibrate(net: Network) -> Network:
 
 def make_float_network(seed: int = 0, nodes: int = 12, features: int = 10, hidden: int = 6, classes: int = 3,
                        steps: int = 5, neuron: str = "if", leak: float = 0.0, scales: bool = True,
-                       layers: int = 2) -> Network:
+                       layers: int = 2, heads: int = 1) -> Network:
+    """A random calibrated float network; `heads` > 1 gives hidden layers one aggregation matrix per
+    attention head (the graph's pattern with random positive weights), as a multi-head GA-SNN exports."""
     rng = np.random.default_rng(seed)
     adjacency = random_graph(rng, nodes)
     spikes = rng.random((steps, nodes, features)) < 0.35
@@ -53,7 +55,11 @@ def make_float_network(seed: int = 0, nodes: int = 12, features: int = 10, hidde
         pops.append(Population(relay, "relay", (nodes, f_out)))
         projs.append(Projection(f"transform{layer + 1}", "dense", source, relay,
                                 rng.normal(0, 1.0 / np.sqrt(f_in), (f_in, f_out))))
-        projs.append(Projection(f"aggregate{layer + 1}", "graph", relay, target, adjacency.copy()))
+        aggregation = adjacency.copy()
+        if heads > 1 and not last:
+            aggregation = [sp.csr_matrix((rng.uniform(0.2, 1.0, adjacency.nnz), adjacency.indices, adjacency.indptr),
+                                         shape=adjacency.shape) for _ in range(heads)]
+        projs.append(Projection(f"aggregate{layer + 1}", "graph", relay, target, aggregation))
         bias = rng.normal(0, 0.2, (nodes, f_out))
         if last:
             pops.append(Population(target, "integrator", (nodes, f_out), bias=bias))

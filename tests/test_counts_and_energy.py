@@ -40,6 +40,18 @@ def test_counts_by_hand():
     assert pops["if"].active_updates == 1 and pops["if"].inactive_updates == 2 * 2 * 6 - 1
 
 
+def test_counts_by_hand_with_one_aggregation_matrix_per_attention_head():
+    net = tiny_network()
+    net.projections[0].weight = np.array([[10, 10], [0, 0]])     # node 0's relay fires both features
+    head0, head1 = net.projections[1].weight, sp.csr_matrix(np.ones((2, 2), np.int64))
+    net.projections[1].weight = [head0, head1]                   # feature 0 uses head0, feature 1 head1
+    counts = {p.name: p for p in count_events(net, run_reference(net).spikes).projections}
+    assert counts["a"].events == 2
+    assert counts["a"].synaptic_ops == 1 + 2       # node 0's out-degree: 1 in head0, 2 in head1
+    assert counts["a"].synapses == 3 + 4           # one feature per head x each head's edges
+    assert ann_macs(net)["a"] == 3 + 4
+
+
 def test_energy_totals_recompute_from_counts_and_constants():
     net = make_fixed_network(seed=5, nodes=30)
     counts = count_events(net, run_reference(net).spikes)

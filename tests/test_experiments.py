@@ -1,4 +1,4 @@
-"""The results-table machinery, on a synthetic graph: seeds, depth sweep, STFN ablation, Lava deployment."""
+"""The results-table machinery, on a synthetic graph: seeds, depth sweep, STFN ablation, attention-score ablation, Lava deployment."""
 import json
 
 import pytest
@@ -12,18 +12,19 @@ def test_results_table_on_synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROGRAPH_DATA", str(tmp_path / "no-datasets-here"))     # pubmed is then missing
     out = tmp_path / "results.md"
     assert main(["--datasets", "synthetic", "pubmed", "--seeds", "0", "--epochs", "3",
-                 "--depths", "2", "3", "--stfn-ablation", "--out", str(out)]) == 0
+                 "--depths", "2", "3", "--stfn-ablation", "--attention-ablation", "--out", str(out)]) == 0
     text = out.read_text()
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| synthetic")]
     labels = {(r[1], r[2]) for r in rows}
-    models = ("GCN", "GAT", "GC-SNN", "GC-SNN with STFN", "GA-SNN")     # GC-SNN runs without STFN by default
+    # GC-SNN runs without STFN by default, GA-SNN with running-mean attention scores
+    models = ("GCN", "GAT", "GC-SNN", "GC-SNN with STFN", "GA-SNN", "GA-SNN with step attention scores")
     assert labels == {(m, d) for m in models for d in ("2", "3")}
     for r in rows:
         if "SNN" in r[1]:
             assert r[9] == "100.00% (min)"            # every deployed SNN agrees with the reference
             assert float(r[12].replace(",", "")) > 0   # chip energy was counted
             # host calibration (once) exists only where something was frozen: STFN or attention
-            assert (float(r[14]) > 0) == (r[1] in ("GA-SNN", "GC-SNN with STFN"))
+            assert (float(r[14]) > 0) == (r[1].startswith("GA-SNN") or r[1] == "GC-SNN with STFN")
         else:
             assert r[8] == "-"                        # ANNs are not deployed
         assert (r[7] != "-") == r[1].startswith("GA-SNN")   # live-attention accuracy only for GA-SNN
@@ -31,10 +32,27 @@ def test_results_table_on_synthetic(tmp_path, monkeypatch):
 
     # runs made separately merge into one table
     rows_json = json.loads((tmp_path / "results.md.json").read_text())
-    assert len(rows_json[0]["rows"]) == 10
+    assert len(rows_json[0]["rows"]) == 12
     merged = tmp_path / "merged.md"
     assert main(["--merge", str(tmp_path / "results.md.json"), "--out", str(merged)]) == 0
-    assert merged.read_text().count("| synthetic") == 10
+    assert merged.read_text().count("| synthetic") == 12
     with pytest.raises(ValueError, match="merge each run once"):       # a run merged twice is not 2 seeds
         main(["--merge", str(tmp_path / "results.md.json"), str(tmp_path / "results.md.json"),
               "--out", str(merged)])
+
+
+def test_sweep_applies_typed_settings_and_reports_validation_and_test(tmp_path):
+    from neurograph.config import RunConfig
+    from neurograph.experiments.sweep import apply_settings, main as sweep
+    cfg = apply_settings(RunConfig().with_model("gasnn"), ["heads=2", "dropout=0.5", "stfn=true", "epochs=3"])
+    assert (cfg.model.heads, cfg.model.dropout, cfg.model.stfn, cfg.train.epochs) == (2, 0.5, True, 3)
+    assert cfg.model.attention_dropout == 0.6                 # the model's own settings stay
+    with pytest.raises(ValueError, match="ModelConfig or TrainConfig field"):
+        apply_settings(cfg, ["headz=2"])
+    out = tmp_path / "sweep.jsonl"
+    assert sweep(["--dataset", "synthetic", "--set", "heads=2", "epochs=2", "--seeds", "0", "1",
+                  "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["model"]["heads"] == 2 and [r["seed"] for r in result["rows"]] == [0, 1]
+    assert result["val"] == pytest.approx(sum(r["val"] for r in result["rows"]) / 2)
+    assert all(0.0 <= r["test"] <= 1.0 and "live_attention_test" in r for r in result["rows"])

@@ -1,4 +1,4 @@
-"""GA-SNN: per-step spiking attention, its frozen deployed form, the host stages it needs,
+"""GA-SNN: spiking attention recomputed every step, its frozen deployed form, the host stages it needs,
 and its lowering to Lava (spike for spike against the reference)."""
 import dataclasses
 
@@ -29,26 +29,54 @@ def tiny_config(**model) -> RunConfig:
     return cfg
 
 
-@pytest.fixture(scope="module", params=[dict(stfn=True), dict(stfn=False, neuron="lif", leak=0.125)],
-                ids=["if-stfn", "lif-no-stfn"])
+@pytest.fixture(scope="module", params=[dict(stfn=True), dict(stfn=False, neuron="lif", leak=0.125, heads=2)],
+                ids=["if-stfn", "lif-no-stfn-2-heads"])
 def trained(request):
     cfg = tiny_config(**request.param)
     graph = load_graph(cfg.data)
     return train_small_model(cfg, graph), graph, cfg
 
 
-def test_attention_is_a_softmax_over_each_nodes_in_edges_at_every_step():
+@pytest.mark.parametrize("scores_from", ["step", "running"])
+@pytest.mark.parametrize("heads", [1, 2])
+def test_attention_is_a_softmax_over_each_nodes_in_edges_at_every_step(scores_from, heads):
     torch.manual_seed(0)
-    layer = SpikingGraphAttention(5, 4)
+    layer = SpikingGraphAttention(5, 4, heads=heads, scores_from=scores_from)
     edge_index = torch.tensor([[0, 1, 2, 0, 1, 2], [0, 0, 0, 1, 1, 2]])     # node 0 hears 0, 1, 2
     h = torch.randn(3, 3, 4)
     alpha = layer.attention(h, edge_index)
-    assert alpha.shape == (3, 6)
-    sums = scatter(alpha.t(), edge_index[1], dim=0, dim_size=3, reduce="sum").t()
-    assert torch.allclose(sums, torch.ones(3, 3))
+    assert alpha.shape == (3, 6, heads)
+    sums = scatter(alpha, edge_index[1], dim=1, dim_size=3, reduce="sum")
+    assert torch.allclose(sums, torch.ones(3, 3, heads))
     t = 1                                                                     # node 0 at step 1, by hand
-    e = torch.nn.functional.leaky_relu(h[t, [0, 1, 2]] @ layer.att_src + h[t, 0] @ layer.att_dst, 0.2)
-    assert torch.allclose(alpha[t, :3], torch.softmax(e, dim=0))
+    seen = h[t] if scores_from == "step" else (h[0] + h[1]) / 2               # running: mean of steps 0..t
+    width = 4 // heads
+    for k in range(heads):                                                    # head k: its slice of features
+        mine = seen[:, k * width:(k + 1) * width]
+        e = torch.nn.functional.leaky_relu(mine[[0, 1, 2]] @ layer.att_src[k] + mine[0] @ layer.att_dst[k], 0.2)
+        assert torch.allclose(alpha[t, :3, k], torch.softmax(e, dim=0))
+
+
+def test_each_head_aggregates_its_own_feature_slice():
+    torch.manual_seed(2)
+    layer = SpikingGraphAttention(3, 4, heads=2).eval()
+    edge_index = torch.tensor([[0, 1, 1], [0, 0, 1]])
+    layer.frozen_edges, layer.frozen = edge_index, torch.tensor([[0.25, 1.0], [0.75, 0.0], [1.0, 1.0]])
+    s = torch.rand(1, 2, 3)
+    out = layer(s, edge_index, None, 3)[2]                                   # delivered two steps later
+    h = layer.lin(s[0])
+    assert torch.allclose(out[0, :2], 0.25 * h[0, :2] + 0.75 * h[1, :2])     # head 0: features 0, 1
+    assert torch.allclose(out[0, 2:], h[0, 2:])                              # head 1: features 2, 3
+    assert torch.allclose(out[1], h[1])
+
+
+def test_attention_options_are_checked():
+    with pytest.raises(ValueError, match="scores_from must be one of"):
+        SpikingGraphAttention(5, 4, scores_from="mean")
+    with pytest.raises(ValueError, match="heads=3 must be >= 1 and divide out_features=4"):
+        SpikingGraphAttention(5, 4, heads=3)
+    with pytest.raises(ValueError, match="heads=3 must be >= 1 and divide hidden=64"):
+        RunConfig().with_model("gasnn").model.__class__(name="gasnn", heads=3).layer_heads()
 
 
 def test_calibration_freezes_the_window_mean_and_eval_then_is_a_fixed_graph_conv():
@@ -66,7 +94,7 @@ def test_calibration_freezes_the_window_mean_and_eval_then_is_a_fixed_graph_conv
     expected = layer.attention(layer.lin(s), edge_index)[window].mean(dim=0)
     assert torch.allclose(layer.frozen, expected)
     frozen_out = layer(s, edge_index, None, 8, window)
-    assert torch.allclose(frozen_out, plain(s, edge_index, layer.frozen, 8))
+    assert torch.allclose(frozen_out, plain(s, edge_index, layer.frozen[:, 0], 8))    # one head
     assert torch.equal(calibration_out, frozen_out)      # the calibration pass already runs the deployed form
     layer.live = True
     assert not torch.allclose(layer(s, edge_index, None, 8, window), frozen_out)   # per-step attention differs
@@ -84,19 +112,32 @@ def test_gasnn_exports_frozen_attention_and_names_the_host_work(trained):
     sources = [model.deployed_input(graph, cfg.train.input_seed).to_dense().view(-1, *graph.x.shape),
                model.trace[f"{cfg.model.neuron}1"]["spikes"]]
     src, dst = graph.edge_index.numpy()
+    heads = [cfg.model.heads, 1]                                  # the output layer has one head
     for layer, conv in enumerate(model.convs):
         with torch.no_grad():
             alpha = conv.attention(conv.lin(sources[layer]), graph.edge_index)[model.source_window(layer)].mean(0)
+        assert alpha.shape == (edges, heads[layer])
         weight = net.projections[2 * layer + 1].weight
-        assert np.allclose(np.asarray(weight[dst, src]).ravel(), alpha.double().numpy(), atol=1e-6)
-        assert np.allclose(np.asarray(weight.sum(axis=1)).ravel(), 1.0)      # softmax rows
+        per_head = weight if isinstance(weight, list) else [weight]
+        assert len(per_head) == heads[layer]
+        for k, a in enumerate(per_head):
+            assert np.allclose(np.asarray(a[dst, src]).ravel(), alpha[:, k].double().numpy(), atol=1e-6)
+            assert np.allclose(np.asarray(a.sum(axis=1)).ravel(), 1.0)      # softmax rows
     assert net.aggregation == "frozen_attention"
     stages = {s.name: s for s in net.host}
     assert list(stages) == ["encode_input", "calibrate", "decide_class"]
     calib = stages["calibrate"]
     assert calib.when == "once" and {"aggregate1", "aggregate2"} <= set(calib.feeds)
-    steps = cfg.model.num_steps + model.run_steps             # layer 1 sees T input steps, layer 2 S run steps
-    assert calib.ops["exp"] == steps * edges and calib.ops["div"] == steps * edges + 2 * edges
+    # layer 1 (its heads) sees T input steps, layer 2 (one head) the S run steps
+    head_steps = heads[0] * cfg.model.num_steps + heads[1] * model.run_steps
+    assert calib.ops["exp"] == head_steps * edges and calib.ops["div"] == head_steps * edges + sum(heads) * edges
+    # multiplies: LeakyReLU per edge, head and step, running-mean scores 2 per node, head and step,
+    # STFN's variance per neuron and window step, LIF's leak per neuron and run step
+    n, hidden = graph.num_nodes, cfg.model.hidden
+    assert cfg.model.attention_scores_from == "running"
+    assert calib.ops["fp32_mult"] == (head_steps * edges + 2 * n * head_steps
+                                      + cfg.model.stfn * cfg.model.num_steps * n * hidden
+                                      + (cfg.model.neuron == "lif") * model.run_steps * n * hidden)
     assert stages["decide_class"].ops == {"compares": graph.num_nodes * (graph.num_classes - 1)}
     assert stages["encode_input"].ops["compares"] == cfg.model.num_steps * int(torch.count_nonzero(graph.x))
 

@@ -7,19 +7,25 @@ import pytest
 import scipy.sparse as sp
 
 from neurograph.compile.artifact import ArtifactError, load_network, save_network
-from neurograph.compile.ir import IRError, validate
+from neurograph.compile.ir import IRError, graph_heads, head_matrices, validate
+from neurograph.sim.reference import project_step
 from neurograph.sim.reference import run_reference
 
 from conftest import make_fixed_network, make_float_network
 
 
-def test_round_trip_preserves_the_network_exactly(tmp_path):
-    net = make_fixed_network(seed=3)
+@pytest.mark.parametrize("heads", [1, 3])
+def test_round_trip_preserves_the_network_exactly(tmp_path, heads):
+    net = make_fixed_network(seed=3, hidden=6, heads=heads)
     loaded = load_network(save_network(net, tmp_path / "net.npz"))
     assert loaded.domain == "fixed" and np.array_equal(loaded.input.spikes, net.input.spikes)
     for a, b in zip(net.projections, loaded.projections):
-        wa, wb = (w.toarray() if sp.issparse(w) else w for w in (a.weight, b.weight))
-        assert np.array_equal(wa, wb) and a.exponent == b.exponent and a.delay == b.delay
+        assert isinstance(a.weight, list) == isinstance(b.weight, list)
+        for wa, wb in zip(head_matrices(a.weight), head_matrices(b.weight)):
+            wa, wb = (w.toarray() if sp.issparse(w) else w for w in (wa, wb))
+            assert np.array_equal(wa, wb)
+        assert a.exponent == b.exponent and a.delay == b.delay
+    assert isinstance(loaded.projections[1].weight, list) == (heads > 1)
     ra, rb = run_reference(net), run_reference(loaded)
     assert np.array_equal(ra.readout, rb.readout)
 
@@ -63,6 +69,9 @@ def test_not_a_zip_file(tmp_path):
     (lambda n: setattr(n.populations[1], "bias", np.zeros((2, 2))), "bias has shape"),
     (lambda n: setattr(n.projections[1], "delay", 0), "delay must be >= 1"),
     (lambda n: setattr(n.projections[1], "weight", n.projections[1].weight[:5]), "graph weight must be"),
+    (lambda n: setattr(n.projections[1], "weight", [n.projections[1].weight] * 4), "4 attention heads cannot split 6"),
+    (lambda n: setattr(n.projections[1], "weight", [n.projections[1].weight, n.projections[1].weight[:5]]),
+     "or a list of them"),
     (lambda n: setattr(n.readout, "population", "missing"), "readout population"),
     (lambda n: setattr(n.input, "spikes", n.input.spikes.astype(float)), "bool array"),
     (lambda n: n.populations.reverse(), "topological order"),
@@ -87,3 +96,13 @@ def test_fixed_point_bit_widths_are_enforced(breakage, message):
     breakage(net)
     with pytest.raises(IRError, match=message):
         validate(net)
+
+
+def test_each_attention_head_aggregates_its_slice_of_the_features():
+    net = make_float_network(seed=1, hidden=6, heads=3)
+    pr = net.projections[1]
+    x = np.random.default_rng(0).normal(size=(12, 6))
+    y = project_step(pr, x, fixed=False)
+    for k, a in enumerate(pr.weight):                 # head k: features 2k, 2k + 1, with its own A
+        assert np.allclose(y[:, 2 * k:2 * k + 2], a.toarray() @ x[:, 2 * k:2 * k + 2])
+    assert [f for f, _ in graph_heads(pr, 6)] == [slice(0, 2), slice(2, 4), slice(4, 6)]

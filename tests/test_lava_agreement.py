@@ -18,6 +18,7 @@ CASES = [
     dict(seed=2, neuron="lif", leak=0.125),
     dict(seed=3, layers=3, nodes=15),
     dict(seed=4, scales=False, steps=9),
+    dict(seed=5, layers=3, nodes=15, hidden=9, heads=3),      # multi-head attention: one A per feature slice
 ]
 
 
@@ -30,7 +31,7 @@ def test_fused_lava_matches_reference_spike_for_spike(case):
     assert np.array_equal(ref.readout, lava.readout)
 
 
-@pytest.mark.parametrize("case", CASES[:3], ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+@pytest.mark.parametrize("case", CASES[:3] + CASES[-1:], ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
 def test_stock_lava_processes_equal_the_fused_graph_conv(case):
     net = make_fixed_network(**case)
     fused, stock = run_on_lava(net, "fused"), run_on_lava(net, "stock")

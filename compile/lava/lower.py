@@ -23,7 +23,7 @@ from typing import Dict, List
 import numpy as np
 import scipy.sparse as sp
 
-from neurograph.compile.ir import IRError, Network, Projection, validate
+from neurograph.compile.ir import IRError, Network, Projection, graph_heads, head_matrices, validate
 
 LOWERINGS = ("fused", "stock")
 STOCK_MAX_SYNAPSES = 5_000_000   # I_N (x) W^T beyond this is a mistake, not a test
@@ -105,7 +105,8 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
             pair = _fusable(net, pop.name) if lowering == "fused" else None
             if pair is not None:
                 dense, graph = pair
-                conv = GraphConv(weight=dense.weight, weight_exp=dense.exponent, adjacency=graph.weight,
+                conv = GraphConv(weight=dense.weight, weight_exp=dense.exponent,
+                                 adjacency=head_matrices(graph.weight),
                                  adjacency_exp=graph.exponent, payload_bits=pop.payload_bits,
                                  error_path=error_path(pop.name), name=pop.name)
                 procs[pop.name] = conv
@@ -148,6 +149,13 @@ def lower_to_lava(net: Network, workdir: str, lowering: str = "fused") -> LavaNe
                        workdir=workdir, num_steps=steps, lowering=lowering, fused=fused)
 
 
+def _feature_selector(features: slice, num_features: int) -> sp.csr_matrix:
+    """The diagonal matrix that keeps `features` and zeroes the others."""
+    keep = np.zeros(num_features, dtype=np.int64)
+    keep[features] = 1
+    return sp.diags(keep, format="csr")
+
+
 def _connect_stock(net: Network, pr: Projection, src, dst, procs, Dense, Sparse) -> None:
     """One projection as a stock Lava Dense (feature transform) or Sparse (aggregation)."""
     n, f_src = net.source_shape(pr.source)
@@ -159,7 +167,9 @@ def _connect_stock(net: Network, pr: Projection, src, dst, procs, Dense, Sparse)
                           f"(I_N (x) W); use lowering='fused' for graphs this large")
         matrix = sp.kron(sp.identity(n, dtype=np.int64, format="csr"), sp.csr_matrix(np.asarray(pr.weight).T))
     else:
-        matrix = sp.kron(pr.weight, sp.identity(f_src, dtype=np.int64, format="csr"))
+        # feature k of node u feeds feature k of node v with weight A_h(k)[v, u]: A_h (x) (I_F restricted
+        # to head h's features), summed over heads
+        matrix = sum(sp.kron(a, _feature_selector(features, f_src)) for features, a in graph_heads(pr, f_src))
     weights, exponent = lava_weights(sp.csr_matrix(matrix, dtype=np.int64), pr.exponent)
     message_bits = 24 if source_is_graded else 0
     if pr.kind == "dense" and message_bits == 0:

@@ -1,6 +1,7 @@
 """Static-graph results: models x datasets x seeds -> a Markdown table (mean +- std over seeds).
 
-    python -m neurograph.experiments.static --datasets cora citeseer pubmed --seeds 0 1 2 --stfn-ablation
+    python -m neurograph.experiments.static --datasets cora citeseer pubmed --seeds 0 1 2 --stfn-ablation \
+        --attention-ablation
     python -m neurograph.experiments.static --datasets cora --models gcn gcsnn --depths 2 4 8 16 --no-deploy
     python -m neurograph.experiments.static --merge a.json b.json --out docs/results-static.md
 
@@ -71,7 +72,8 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
     return row
 
 
-def variants(model: str, base: RunConfig, stfn_ablation: bool, init: str = "default", dropout=None):
+def variants(model: str, base: RunConfig, stfn_ablation: bool, init: str = "default", dropout=None,
+             attention_ablation: bool = False):
     """(label, run configuration) for one model name, with the model's own settings (or the given
     init and dropout for spiking models, named in the label); an ANN baseline is the pipeline's
     baseline of its spiking counterpart."""
@@ -88,6 +90,10 @@ def variants(model: str, base: RunConfig, stfn_ablation: bool, init: str = "defa
     if stfn_ablation and model == "gcsnn":      # the paper's ablation: GC-SNN with and without STFN
         flipped = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, stfn=not cfg.model.stfn))
         out.append((f"{LABELS[model]} {'with' if flipped.model.stfn else 'without'} STFN{suffix}", flipped))
+    if attention_ablation and model == "gasnn":  # attention scores from running spike rates vs single steps
+        other = {"running": "step", "step": "running"}[cfg.model.attention_scores_from]
+        flipped = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, attention_scores_from=other))
+        out.append((f"{LABELS[model]} with {other} attention scores{suffix}", flipped))
     return out
 
 
@@ -153,6 +159,8 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", type=int, default=RunConfig().model.hidden)
     parser.add_argument("--epochs", type=int, default=RunConfig().train.epochs)
     parser.add_argument("--stfn-ablation", action="store_true", help="also train GC-SNN with STFN switched")
+    parser.add_argument("--attention-ablation", action="store_true",
+                        help="also train GA-SNN with its other attention scores (per step vs running mean)")
     parser.add_argument("--init", default="default", choices=["default", "balanced"],
                         help="spiking models' weight initialization (balanced: for deep networks)")
     parser.add_argument("--dropout", type=float, default=None, help="spiking models' window dropout "
@@ -188,7 +196,8 @@ def main(argv=None) -> int:
                 for seed in args.seeds:
                     seeded = dataclasses.replace(base, model=dataclasses.replace(base.model, layers=depth),
                                                  train=dataclasses.replace(base.train, seed=seed))
-                    for label, cfg in variants(model, seeded, args.stfn_ablation, args.init, args.dropout):
+                    for label, cfg in variants(model, seeded, args.stfn_ablation, args.init, args.dropout,
+                                                 args.attention_ablation):
                         row = run_one(cfg, graph, not args.no_deploy)
                         run["rows"].append({"dataset": dataset, "label": label, "layers": depth, "seed": seed,
                                             "hidden": args.hidden, "epochs": args.epochs, **row})

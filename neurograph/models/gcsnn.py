@@ -38,7 +38,7 @@ class GCSNN(nn.Module):
         self.cfg, self.num_nodes = cfg, num_nodes
         self.leak = cfg.leak if cfg.neuron == "lif" else 0.0
         sizes = cfg.layer_sizes(num_features, num_classes)
-        self.convs = nn.ModuleList(self.make_conv(a, b) for a, b in sizes)
+        self.convs = nn.ModuleList(self.make_conv(i, a, b) for i, (a, b) in enumerate(sizes))
         hidden = [b for _, b in sizes[:-1]]
         if cfg.stfn:
             self.norms = nn.ModuleList(STFN(num_nodes, f, cfg.threshold) for f in hidden)
@@ -49,7 +49,7 @@ class GCSNN(nn.Module):
         self.calibration_trace: Dict[str, dict] = {}
         self._input_cache = {}
 
-    def make_conv(self, in_features: int, out_features: int) -> SpikingGraphConv:
+    def make_conv(self, layer: int, in_features: int, out_features: int) -> SpikingGraphConv:
         return SpikingGraphConv(in_features, out_features)
 
     @property
@@ -146,12 +146,18 @@ class GCSNN(nn.Module):
             with torch.no_grad(), self.calibration_pass():
                 s = self.encode(graph.x, seed)
                 for layer, conv in enumerate(self.convs[:-1]):
-                    current = conv(s, graph.edge_index, graph.edge_weight, self.run_steps, self.source_window(layer))
-                    std = float(current[self.input_window(layer)].std())
-                    if std > 0:
+                    def layer_current():
+                        return conv(s, graph.edge_index, graph.edge_weight, self.run_steps, self.source_window(layer))
+                    current = layer_current()
+                    for _ in range(5):
+                        std = float(current[self.input_window(layer)].std())
+                        if std == 0 or abs(0.5 * self.cfg.threshold / std - 1.0) < 1e-3:
+                            break
                         scale = 0.5 * self.cfg.threshold / std
                         conv.lin.weight.mul_(scale)
-                        current = current * scale
+                        # GC-SNN's current is linear in W; GA-SNN's attention scores move with W, so its
+                        # current is recomputed and rescaled until the spread settles
+                        current = layer_current() if self.aggregation == "frozen_attention" else current * scale
                     s, _ = run_neurons(self.hidden_input(layer, current), self.cfg.threshold, self.leak)
         finally:
             self.train(was_training)

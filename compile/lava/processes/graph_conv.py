@@ -8,7 +8,8 @@ built from Lava's stock processes (Dense/Sparse deliver one step later, the rela
 passes its input on in the same step), so an input spike at step t reaches the
 target at step t + 2. The relay payload saturates at `payload_bits`. Inside, it
 is two vectorised products -- S @ W (float64 BLAS, exact below 2**53) and the
-CSR aggregation A @ P -- never the (N*F_out) x (N*F_in) matrix A (x) W.
+CSR aggregation A @ P, per attention head on its slice of P -- never the
+(N*F_out) x (N*F_in) matrix A (x) W.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -31,12 +32,15 @@ def _shift(x, exponent):
 class GraphConv(AbstractProcess):
     """s_in (N, F_in) spikes -> a_out (N, F_out) synaptic input, two steps later."""
 
-    def __init__(self, weight: np.ndarray, weight_exp: int, adjacency: sp.csr_matrix, adjacency_exp: int,
+    def __init__(self, weight: np.ndarray, weight_exp: int, adjacency: list, adjacency_exp: int,
                  payload_bits: int, error_path: str, **kwargs):
-        n = adjacency.shape[0]
+        """`adjacency`: one CSR (N, N) per attention head; head k aggregates the k-th of
+        len(adjacency) equal slices of the F_out features."""
+        n = adjacency[0].shape[0]
         f_in, f_out = weight.shape
         super().__init__(weight=np.asarray(weight, dtype=np.int64), weight_exp=int(weight_exp),
-                         adjacency=sp.csr_matrix(adjacency, dtype=np.int64), adjacency_exp=int(adjacency_exp),
+                         adjacency=[sp.csr_matrix(a, dtype=np.int64) for a in adjacency],
+                         adjacency_exp=int(adjacency_exp),
                          payload_bits=int(payload_bits), error_path=error_path, **kwargs)
         self.s_in = InPort(shape=(n, f_in))
         self.a_out = OutPort(shape=(n, f_out))
@@ -57,7 +61,9 @@ class PyGraphConvModel(PyLoihiProcessModel):
         self._adj_exp = proc_params["adjacency_exp"]
         hi = (1 << (proc_params["payload_bits"] - 1)) - 1
         self._payload_range = (-hi - 1, hi)
-        n, f_out = self._adj.shape[0], self._w.shape[1]
+        n, f_out = self._adj[0].shape[0], self._w.shape[1]
+        width = f_out // len(self._adj)
+        self._head_features = [slice(k * width, (k + 1) * width) for k in range(len(self._adj))]
         self._relay = np.zeros((n, f_out), dtype=np.int64)     # what Dense holds for the relay
         self._out = np.zeros((n, f_out), dtype=np.int64)       # what Sparse holds for the target
 
@@ -68,5 +74,6 @@ class PyGraphConvModel(PyLoihiProcessModel):
 
     def _compute(self, s):
         payload = np.clip(self._relay, *self._payload_range)   # relay fires what Dense sent it
-        self._out = _shift(self._adj @ payload, self._adj_exp)
+        aggregated = [a @ payload[:, features] for a, features in zip(self._adj, self._head_features)]
+        self._out = _shift(np.concatenate(aggregated, axis=1), self._adj_exp)
         self._relay = _shift(np.rint(s.astype(np.float64) @ self._w).astype(np.int64), self._w_exp)
