@@ -28,8 +28,8 @@ GRAPHS = {
 
 def run_one(graph: str, model: str, epochs: int, workdir: Path) -> dict:
     from neurograph.compile.artifact import load_network
-    from neurograph.compile.ir import head_matrices
     from neurograph.config import RunConfig
+    from neurograph.data import load_graph
     from neurograph.pipeline import compile_checkpoint, train
     from neurograph.sim.lava_runner import run_on_lava
     from neurograph.sim.reference import run_reference, spike_agreement
@@ -50,7 +50,7 @@ def run_one(graph: str, model: str, epochs: int, workdir: Path) -> dict:
     ref = run_reference(net)
     ref_s = time.perf_counter() - start
     lava = run_on_lava(net, "fused")
-    edges = max(a.nnz for a in head_matrices(net.projections[1].weight))    # GA-SNN: per attention head
+    edges = load_graph(cfg.data).edge_index.shape[1]
     return {
         "graph": graph, "model": model, "nodes": net.input.shape[0], "edges_with_self_loops": int(edges),
         "input_features": net.input.shape[1], "hidden": cfg.model.hidden, "steps": net.num_steps,

@@ -5,8 +5,9 @@ A GC-SNN or GA-SNN layer l becomes the chain the chip runs:
     source --dense W_l--> relay_l (graded) --graph A_l--> if_l   (or the readout integrator)
 
 A_l is the GCN-normalized adjacency (GC-SNN) or the frozen attention coefficients
-(GA-SNN). STFN's frozen per-neuron affine map is kept as the target's node/feature
-input scales and bias, to be folded into the synapses by :func:`fold_scales`.
+(GA-SNN; one matrix per attention head, each for its slice of the features). STFN's
+frozen per-neuron affine map is kept as the target's node/feature input scales and
+bias, to be folded into the synapses by :func:`fold_scales`.
 What the chip does not compute -- input encoding, the class decision, the
 calibration pass that froze STFN and attention -- becomes the IR's host stages.
 """

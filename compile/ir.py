@@ -223,12 +223,17 @@ def head_matrices(weight) -> list:
     return weight if isinstance(weight, list) else [weight]
 
 
+def head_slices(num_features: int, heads: int) -> List[slice]:
+    """The features of each attention head: `heads` equal, consecutive slices (GAT's concatenation)."""
+    width = num_features // heads
+    return [slice(k * width, (k + 1) * width) for k in range(heads)]
+
+
 def graph_heads(pr: Projection, num_features: int) -> List[Tuple[slice, sp.csr_matrix]]:
     """A graph projection's aggregation as (feature slice, A) pairs, one per attention head: a
     single CSR weight is one head over all features, a list of K splits them into K equal slices."""
     weights = head_matrices(pr.weight)
-    width = num_features // len(weights)
-    return [(slice(k * width, (k + 1) * width), w) for k, w in enumerate(weights)]
+    return list(zip(head_slices(num_features, len(weights)), weights))
 
 
 def map_heads(weight, fn):

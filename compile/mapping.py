@@ -84,11 +84,11 @@ class _CoreState:
     """What one core holds so far: compartments, synapses and its distinct input axons."""
 
     def __init__(self, dense, graphs):
+        # graphs: per graph projection, the aggregation matrix of each target feature (its head's)
         self.dense, self.graphs = dense, graphs
         self.compartments = self.synapses = self.axons = 0
         self.rows = [{} for _ in dense]          # per dense projection: node -> source features used
         self.neighbours = [{} for _ in graphs]   # per graph projection: feature -> source nodes used
-        # graphs: per graph projection, the aggregation matrix of each target feature
 
     def cost(self, v: int, features: np.ndarray):
         """(synapses, new input axons) that adding compartments (v, features) would bring."""

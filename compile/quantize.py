@@ -137,7 +137,7 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
         report[pop.name] = {"activation_scale": scale, "weight_scale": s_w, "adjacency_scale": s_a,
                             "weight_exp": e_w, "adjacency_exp": e_a, "vth": pop.threshold if pop.spiking else None,
                             "bias_exp": pop.bias_exp, "payload_bits": relay.payload_bits,
-                            "edges_dropped_by_rounding": dropped}
+                            "edges_dropped_by_rounding": dropped}   # (edge, head) pairs with heads
     net.domain = "fixed"
     net.metadata = {**net.metadata, "quantization": report}
     return validate(net)

@@ -66,7 +66,8 @@ class SpikingGraphAttention(SpikingGraphConv):
     GAT). r_t is what the scores see at step t (``scores_from``): "running", the mean of h
     over the steps so far, (h_0 + ... + h_t) / (t + 1) -- the spike rate up to t, which
     steadies the scores as the window goes on; or "step", h_t alone, one step's binary
-    spikes (the literal reading of the paper; measured lower on Cora, docs/results-static.md).
+    spikes (the literal reading of the paper; "running" won the validation sweep,
+    docs/gasnn-settings.md, and the two are compared in docs/results-static.md).
     Scores are linear in h, so the running mean is taken of the projected scores.
 
     A synapse cannot compute a softmax, so the deployed form freezes c: a calibration
@@ -79,7 +80,7 @@ class SpikingGraphAttention(SpikingGraphConv):
     """
 
     def __init__(self, in_features: int, out_features: int, heads: int = 1, negative_slope: float = 0.2,
-                 dropout: float = 0.0, scores_from: str = "step"):
+                 dropout: float = 0.0, scores_from: str = "running"):
         super().__init__(in_features, out_features)
         if scores_from not in ATTENTION_SCORES_FROM:
             raise ValueError(f"attention scores_from must be one of {ATTENTION_SCORES_FROM}, got {scores_from!r}")
@@ -87,7 +88,7 @@ class SpikingGraphAttention(SpikingGraphConv):
             raise ValueError(f"heads={heads} must be >= 1 and divide out_features={out_features}")
         self.heads, self.negative_slope, self.dropout, self.scores_from = heads, negative_slope, dropout, scores_from
         width = out_features // heads
-        bound = (6.0 / (width + 1)) ** 0.5                   # glorot, as PyG's GATConv
+        bound = (6.0 / (width + 1)) ** 0.5                   # glorot for one head's (1, width) vector
         self.att_src = nn.Parameter(torch.empty(heads, width).uniform_(-bound, bound))
         self.att_dst = nn.Parameter(torch.empty(heads, width).uniform_(-bound, bound))
         # recalibrated after loading, so not saved; frozen_edges says which graph they belong to
@@ -102,7 +103,7 @@ class SpikingGraphAttention(SpikingGraphConv):
         per_head = h.view(*h.shape[:-1], self.heads, -1)                    # (T_s, N, heads, width)
         from_src, from_dst = (per_head * self.att_src).sum(-1), (per_head * self.att_dst).sum(-1)
         if self.scores_from == "running":
-            steps_so_far = torch.arange(1, h.shape[0] + 1, dtype=h.dtype).view(-1, 1, 1)
+            steps_so_far = torch.arange(1, h.shape[0] + 1, dtype=h.dtype, device=h.device).view(-1, 1, 1)
             from_src, from_dst = from_src.cumsum(dim=0) / steps_so_far, from_dst.cumsum(dim=0) / steps_so_far
         scores = F.leaky_relu(from_src[:, src] + from_dst[:, dst], self.negative_slope)
         return softmax(scores, dst, num_nodes=h.shape[1], dim=1)

@@ -23,7 +23,7 @@ from neurograph.models import build_model
 from neurograph.train import accuracies, train_model
 
 CHECKPOINT_FORMAT = "neurograph.checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2          # 2: GA-SNN attention heads and running-mean scores
 
 
 class CheckpointError(ValueError):

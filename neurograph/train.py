@@ -33,7 +33,8 @@ def train_model(model, graph, cfg: RunConfig, progress: bool = True) -> TrainRes
     torch.manual_seed(cfg.train.seed)
     if hasattr(model, "initialize"):          # spiking models may scale their initial weights on the data
         model.initialize(graph, cfg.train.seed)
-    # Weight decay on synaptic weights only: decaying STFN's scale or the biases would just
+    # Weight decay on weight matrices only -- synaptic weights and GA-SNN's per-head attention
+    # vectors (GAT decays its attention too); decaying STFN's scale or the biases would just
     # shrink the signal relative to the threshold.
     weights = [p for p in model.parameters() if p.dim() > 1]
     others = [p for p in model.parameters() if p.dim() <= 1]

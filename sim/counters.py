@@ -9,7 +9,8 @@ Definitions (per step, over the whole run of ``num_steps`` steps):
 * synaptic op: one event delivered over one synapse of the *expanded* network.
   A dense (feature-transform) projection fans an event of feature i out to the
   nonzero weights in row i of W; a graph projection fans an event of node u out
-  to the nonzero entries of column u of A (its out-edges, self loop included).
+  to the nonzero entries of column u of A (its out-edges, self loop included) --
+  with attention heads, of the A of the head its feature belongs to.
 * neuron update: every compartment is updated every step. It is *active* when
   it received a nonzero synaptic input (after the projection's shift) or has a
   nonzero bias, else *inactive*. An IF compartment with neither keeps its state;

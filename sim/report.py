@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from neurograph.compile.ir import AGGREGATIONS, Network
+from neurograph.compile.ir import AGGREGATIONS, Network, head_matrices
 
 
 def accuracy(readout: np.ndarray, net: Network, split: str = "test") -> Optional[float]:
@@ -33,7 +33,9 @@ def build_report(net: Network, simulation: dict, counts: dict, energy: dict, map
         "network": {
             "populations": [{"name": p.name, "kind": p.kind, "shape": list(p.shape)} for p in net.populations],
             "projections": [{"name": p.name, "kind": p.kind, "source": p.source, "target": p.target,
-                             "exponent": p.exponent, "delay": p.delay} for p in net.projections],
+                             "exponent": p.exponent, "delay": p.delay,
+                             "heads": len(head_matrices(p.weight)) if p.kind == "graph" else None}
+                            for p in net.projections],
             "input_steps": net.input.num_steps, "run_steps": net.num_steps,
             "aggregation": AGGREGATIONS[net.aggregation],
             "quantization": net.metadata.get("quantization", {}),

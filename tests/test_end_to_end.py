@@ -12,14 +12,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.lava, pytest.mark.usefixtures("no_le
 CORA_RAW = default_data_root() / "Planetoid" / "Cora" / "raw"
 
 
-def check_run(out, chance):
+def check_run(out, chance, model="gcsnn"):
     report = json.loads((out / "report.json").read_text())
     acc, fid = report["accuracy"], report["fidelity"]
     assert fid["spike_agreement"]["all"] == 1.0 and fid["readout_identical"] is True
     assert acc["lava"] == acc["fixed_reference"]
     assert acc["lava"] > chance + 0.2
     assert abs(acc["lava"] - acc["float_ir_reference"]) <= 0.03
-    assert set(acc["float_models"]) == {"gcsnn", "gcn"}
+    expected = {"gcsnn": {"gcsnn", "gcn"}, "gasnn": {"gasnn", "gat", "gasnn live attention"}}[model]
+    assert set(acc["float_models"]) == expected
     # totals are recomputable from the counts and the named constants
     terms = report["energy"]["chip_energy"]["terms"]
     counts = report["counts"]
@@ -30,10 +31,11 @@ def check_run(out, chance):
         + terms["neuron_updates_active"]["count"] * table["neuron_update_active"].value_pj
         + terms["neuron_updates_inactive"]["count"] * table["neuron_update_inactive"].value_pj
         + terms["spikes"]["count"] * table["spike"].value_pj)
-    assert report["config"]["model"]["name"] == "gcsnn"          # the run's configuration travels along
+    assert report["config"]["model"]["name"] == model            # the run's configuration travels along
     md = (out / "report.md").read_text()
     assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md
-    assert "GCN-normalized adjacency" in md and "| decide_class | per inference | readout |" in md
+    aggregation = {"gcsnn": "GCN-normalized adjacency", "gasnn": "attention coefficients frozen"}[model]
+    assert aggregation in md and "| decide_class | per inference | readout |" in md
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "raster_" in page
     return report
@@ -96,3 +98,12 @@ def test_lif_without_stfn_and_three_layers_deploys(tmp_path):
     assert [p["name"] for p in report["network"]["populations"]] == \
         ["relay1", "lif1", "relay2", "lif2", "relay3", "readout"]
     assert report["network"]["run_steps"] == report["network"]["input_steps"] + 6
+
+
+def test_multi_head_gasnn_deploys_spike_for_spike(tmp_path):
+    out = tmp_path / "gasnn"
+    assert main(["demo", "--model", "gasnn", "--dataset", "synthetic", "--epochs", "20", "--hidden", "16",
+                 "--heads", "2", "--out", str(out)]) == 0
+    report = check_run(out, chance=0.25, model="gasnn")
+    assert [p["heads"] for p in report["network"]["projections"]] == [None, 2, None, 1]   # the output layer: 1
+    assert "| calibrate | once |" in (out / "report.md").read_text()

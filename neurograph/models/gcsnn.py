@@ -135,7 +135,8 @@ class GCSNN(nn.Module):
         the surrogate gradient is zero for every earlier layer and training never starts.
         Layer by layer, on a training raster, this scales W so the hidden layer's input current
         has a standard deviation of half the threshold over the input window: IF neurons then
-        fire at initialization however deep the network is."""
+        fire at initialization however deep the network is. (GA-SNN's attention moves with W,
+        so its layers are rescaled until the spread settles.)"""
         if self.cfg.init not in ("default", "balanced"):
             raise ValueError(f"init must be 'default' or 'balanced', got {self.cfg.init!r}")
         if self.cfg.init == "default":

@@ -22,6 +22,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from neurograph.compile.ir import head_slices
 from neurograph.compile.lava.processes.guard import guarded
 
 
@@ -62,8 +63,7 @@ class PyGraphConvModel(PyLoihiProcessModel):
         hi = (1 << (proc_params["payload_bits"] - 1)) - 1
         self._payload_range = (-hi - 1, hi)
         n, f_out = self._adj[0].shape[0], self._w.shape[1]
-        width = f_out // len(self._adj)
-        self._head_features = [slice(k * width, (k + 1) * width) for k in range(len(self._adj))]
+        self._head_features = head_slices(f_out, len(self._adj))
         self._relay = np.zeros((n, f_out), dtype=np.int64)     # what Dense holds for the relay
         self._out = np.zeros((n, f_out), dtype=np.int64)       # what Sparse holds for the target
 
