@@ -89,11 +89,6 @@ class Input:
     seed: int
 
     @property
-    def aggregation(self) -> str:
-        """What the graph projections' weights are: a key of AGGREGATIONS."""
-        return str(self.metadata.get("aggregation", "gcn_adjacency"))
-
-    @property
     def num_steps(self) -> int:
         return int(self.spikes.shape[0])
 

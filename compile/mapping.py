@@ -7,8 +7,8 @@ per-core limit:
 * compartments per core;
 * synaptic memory per core: the synapses *into* the core's compartments in the
   expanded network (dense: nnz of W's column per compartment; graph: the node's
-  in-degree in the feature's attention-head matrix), at ``bits_per_synapse`` each -- weights only, index and
-  compression overhead are not modelled;
+  in-degree in its feature's attention-head matrix), at ``bits_per_synapse`` each --
+  weights only, index and compression overhead are not modelled;
 * input axons per core: distinct presynaptic compartments feeding the core
   (dense: the source node's features with a nonzero weight; graph: the
   neighbours' compartments of the same feature).

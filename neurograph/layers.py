@@ -23,6 +23,7 @@ GRAPH_CONV_DELAY = 2   # steps: Dense (feature transform) + Sparse (aggregation)
 
 class SpikingGraphConv(MessagePassing):
     """I_t = sum_u A[v, u] * (S_{t-DELAY}[u] @ W), for inputs shaped (T, N, F_in)."""
+    coefficients_follow_weights = False     # A is fixed, so the current is linear in W
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__(aggr="add", node_dim=-2)
@@ -78,6 +79,7 @@ class SpikingGraphAttention(SpikingGraphConv):
     those fixed coefficients (``frozen``, (E, heads)). ``live = True`` evaluates with
     per-step attention instead, to measure what freezing costs.
     """
+    coefficients_follow_weights = True      # the scores come from S W: scaling W changes c too
 
     def __init__(self, in_features: int, out_features: int, heads: int = 1, negative_slope: float = 0.2,
                  dropout: float = 0.0, scores_from: str = "running"):

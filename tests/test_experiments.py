@@ -55,4 +55,5 @@ def test_sweep_applies_typed_settings_and_reports_validation_and_test(tmp_path):
     result = json.loads(out.read_text())
     assert result["config"]["model"]["heads"] == 2 and [r["seed"] for r in result["rows"]] == [0, 1]
     assert result["val"] == pytest.approx(sum(r["val"] for r in result["rows"]) / 2)
-    assert all(0.0 <= r["test"] <= 1.0 and "live_attention_test" in r for r in result["rows"])
+    assert result["test"] == pytest.approx(sum(r["float"] for r in result["rows"]) / 2)
+    assert all(0.0 <= r["float"] <= 1.0 and "live_attention" in r for r in result["rows"])

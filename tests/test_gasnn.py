@@ -10,7 +10,7 @@ from torch_geometric.utils import scatter
 from neurograph.compile.artifact import load_network, save_network
 from neurograph.compile.export import export_network
 from neurograph.compile.ir import HostStage, IRError, validate
-from neurograph.config import RunConfig
+from neurograph.config import ModelConfig, RunConfig
 from neurograph.data import load_graph
 from neurograph.layers import SpikingGraphAttention, SpikingGraphConv
 from neurograph.pipeline import compile_model
@@ -76,7 +76,7 @@ def test_attention_options_are_checked():
     with pytest.raises(ValueError, match="heads=3 must be >= 1 and divide out_features=4"):
         SpikingGraphAttention(5, 4, heads=3)
     with pytest.raises(ValueError, match="heads=3 must be >= 1 and divide hidden=64"):
-        RunConfig().with_model("gasnn").model.__class__(name="gasnn", heads=3).layer_heads()
+        ModelConfig(name="gasnn", heads=3).layer_heads()
 
 
 def test_calibration_freezes_the_window_mean_and_eval_then_is_a_fixed_graph_conv():

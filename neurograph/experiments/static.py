@@ -61,10 +61,12 @@ def deploy(model, graph, cfg: RunConfig) -> dict:
 
 
 def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
+    """Train one model (seed cfg.train.seed) and, if asked and spiking, deploy it: one table row."""
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, graph)
     result = train_model(model, graph, cfg, progress=False)
-    row = {"float": result.accuracy["test"], "train_s": result.seconds}
+    row = {"float": result.accuracy["test"], "val": result.accuracy["val"], "best_epoch": result.best_epoch,
+           "train_s": result.seconds}
     if hasattr(model, "live_attention_logits"):
         row["live_attention"] = live_attention_accuracy(model, graph, cfg)
     if with_deploy and cfg.model.name in SPIKING:

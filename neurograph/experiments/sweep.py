@@ -6,7 +6,8 @@ Settings are ModelConfig or TrainConfig fields, ``name=value``, on top of the mo
 settings (config.MODEL_SETTINGS). Choose settings by the mean validation accuracy, never
 by test: docs/gasnn-settings.md records the sweep that chose GA-SNN's defaults this way.
 ``--baseline`` trains the model's ANN baseline (GCN for GC-SNN, GAT for GA-SNN) instead.
-Accuracies are of the deployed (frozen) form in float, as the training loop selects epochs.
+Accuracies are of the deployed (frozen) form in float, as the training loop selects epochs;
+each seed's row is the results table's (:func:`neurograph.experiments.static.run_one`, no Lava).
 """
 from __future__ import annotations
 
@@ -17,13 +18,10 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
-
 from neurograph.config import ModelConfig, RunConfig, TrainConfig
 from neurograph.data import load_graph
-from neurograph.models import build_model
-from neurograph.pipeline import baseline_config, live_attention_accuracy
-from neurograph.train import train_model
+from neurograph.experiments.static import run_one
+from neurograph.pipeline import baseline_config
 
 
 def apply_settings(cfg: RunConfig, settings) -> RunConfig:
@@ -58,21 +56,15 @@ def main(argv=None) -> int:
     graph = load_graph(cfg.data)
     rows = []
     for seed in args.seeds:
-        run = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
-        torch.manual_seed(seed)
-        model = build_model(run.model, graph)
-        result = train_model(model, graph, run, progress=False)
-        row = {"seed": seed, "val": result.accuracy["val"], "test": result.accuracy["test"],
-               "best_epoch": result.best_epoch, "train_s": result.seconds}
-        if hasattr(model, "live_attention_logits"):
-            row["live_attention_test"] = live_attention_accuracy(model, graph, run)
+        row = {"seed": seed, **run_one(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed)),
+                                       graph, with_deploy=False)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    summary = {"model": run.model.name, "dataset": args.dataset, "settings": args.set, "seeds": args.seeds,
-               "val": statistics.mean(r["val"] for r in rows), "test": statistics.mean(r["test"] for r in rows),
+    summary = {"model": cfg.model.name, "dataset": args.dataset, "settings": args.set, "seeds": args.seeds,
+               "val": statistics.mean(r["val"] for r in rows), "test": statistics.mean(r["float"] for r in rows),
                "rows": rows, "config": cfg.to_dict(), "command": "python -m neurograph.experiments.sweep "
                + " ".join(argv if argv is not None else sys.argv[1:])}
-    print(f"{run.model.name} on {args.dataset} {' '.join(args.set) or '(defaults)'}: "
+    print(f"{cfg.model.name} on {args.dataset} {' '.join(args.set) or '(defaults)'}: "
           f"val {100 * summary['val']:.2f}, test {100 * summary['test']:.2f} (mean of {len(rows)} seeds)")
     if args.out:
         with open(Path(args.out), "a") as f:

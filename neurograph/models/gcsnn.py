@@ -147,18 +147,15 @@ class GCSNN(nn.Module):
             with torch.no_grad(), self.calibration_pass():
                 s = self.encode(graph.x, seed)
                 for layer, conv in enumerate(self.convs[:-1]):
-                    def layer_current():
-                        return conv(s, graph.edge_index, graph.edge_weight, self.run_steps, self.source_window(layer))
-                    current = layer_current()
-                    for _ in range(5):
+                    args = (s, graph.edge_index, graph.edge_weight, self.run_steps, self.source_window(layer))
+                    current = conv(*args)
+                    for _ in range(5):      # one round unless the edge coefficients move with W
                         std = float(current[self.input_window(layer)].std())
                         if std == 0 or abs(0.5 * self.cfg.threshold / std - 1.0) < 1e-3:
                             break
                         scale = 0.5 * self.cfg.threshold / std
                         conv.lin.weight.mul_(scale)
-                        # GC-SNN's current is linear in W; GA-SNN's attention scores move with W, so its
-                        # current is recomputed and rescaled until the spread settles
-                        current = layer_current() if self.aggregation == "frozen_attention" else current * scale
+                        current = conv(*args) if conv.coefficients_follow_weights else current * scale
                     s, _ = run_neurons(self.hidden_input(layer, current), self.cfg.threshold, self.leak)
         finally:
             self.train(was_training)
