@@ -53,3 +53,39 @@ def encode_events(features: np.ndarray, num_steps: int, seed: int, coding: str =
     steps = np.concatenate([np.full(len(f), t) for t, f in enumerate(fired)]).astype(np.int64)
     index = np.concatenate(fired).astype(np.int64)
     return steps, rows[index], cols[index]
+
+
+def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout: float = 0.0):
+    """A training raster drawn by torch on x's device (no numpy, no host round trip).
+
+    Same codings as :func:`encode_events`, from `generator` (a ``torch.Generator`` on x's
+    device) instead of numpy's, so not the same raster: training only. The deployed raster is
+    always :func:`encode_events`. `dropout` drops whole (node, feature) inputs for the whole
+    window (one mask per nonzero feature, as ``layers.window_dropout``; a zero feature never
+    spikes) and scales the kept ones by 1 / (1 - dropout).
+
+    Returns (index, feature, value) tensors: the spikes' row in a (T * N, F) raster,
+    t * N + node, sorted by (row, feature), and their value (1, or the dropout scale)."""
+    import torch
+
+    if coding not in CODINGS:
+        raise ValueError(f"unknown spike coding {coding!r}; choose one of {CODINGS}")
+    n = x.shape[0]
+    rows, cols = x.nonzero(as_tuple=True)            # row-major: sorted by (node, feature)
+    p = x[rows, cols]
+    if coding == "bernoulli":
+        fire = torch.rand((num_steps, p.shape[0]), generator=generator, device=x.device, dtype=p.dtype) < p
+    else:
+        acc, fire = torch.zeros_like(p, dtype=torch.float64), []
+        for _ in range(num_steps):
+            acc += p.double()
+            fired = acc >= 1.0 - 1e-12
+            acc[fired] -= 1.0
+            fire.append(fired)
+        fire = torch.stack(fire)
+    step, entry = fire.nonzero(as_tuple=True)         # sorted by (step, entry)
+    value = torch.ones(step.shape[0], dtype=x.dtype, device=x.device)
+    if dropout > 0.0:
+        keep = (torch.rand(p.shape[0], generator=generator, device=x.device) >= dropout).to(x.dtype)
+        value = keep[entry] / (1.0 - dropout)
+    return step * n + rows[entry], cols[entry], value

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from neurograph.config import ModelConfig
-from neurograph.encoding import encode, encode_events
-from neurograph.layers import GRAPH_CONV_DELAY, SpikingGraphConv, sparse_spikes, window_dropout
+from neurograph.encoding import draw_spikes, encode, encode_events
+from neurograph.layers import GRAPH_CONV_DELAY, SpikingGraphConv, sparse_spikes, spike_raster, window_dropout
 from neurograph.neurons import run_neurons
 from neurograph.norm import STFN
 
@@ -99,12 +99,14 @@ class GCSNN(nn.Module):
         return self.norms[layer].folded()[2] if self.cfg.stfn else self.biases[layer][None, :]
 
     def encode(self, x: torch.Tensor, seed: int) -> torch.Tensor:
-        """The input raster for `seed`, as a sparse (T * N, F) tensor."""
-        events = encode_events(x.numpy(), self.cfg.num_steps, seed, self.cfg.coding)
-        return sparse_spikes(events, x.shape[0], x.shape[1], self.cfg.num_steps)
+        """The input raster for `seed` (numpy's, as deployed), as a sparse (T * N, F) tensor on x's device."""
+        events = encode_events(x.cpu().numpy(), self.cfg.num_steps, seed, self.cfg.coding)
+        return sparse_spikes(events, x.shape[0], x.shape[1], self.cfg.num_steps).to(x.device)
 
     def _dropout(self, s: torch.Tensor) -> torch.Tensor:
-        return window_dropout(s, self.cfg.dropout, self.training, self.num_nodes)
+        # the nodes of this graph (a sampled subgraph has fewer than the model was built for)
+        nodes = s.shape[0] // self.cfg.num_steps if s.layout != torch.strided else s.shape[1]
+        return window_dropout(s, self.cfg.dropout, self.training, nodes)
 
     def forward(self, spikes: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         """spikes: input raster, (T, N, F) or sparse (T * N, F). Returns logits (N, C) = readout V / run_steps."""
@@ -162,7 +164,13 @@ class GCSNN(nn.Module):
 
     # ---- the two ways the training loop calls a model -------------------------------
     def train_logits(self, graph, epoch: int, seed: int) -> torch.Tensor:
-        spikes = self.encode(graph.x, seed * 100_003 + epoch + 1)   # a fresh raster every epoch
+        """A fresh raster every epoch, drawn by torch on the graph's device with the input's window
+        dropout already applied (training only; the deployed raster is always :meth:`encode`'s)."""
+        x, steps = graph.x, self.cfg.num_steps
+        generator = torch.Generator(device=x.device).manual_seed(seed * 100_003 + epoch + 1)
+        p = self.cfg.dropout if self.training else 0.0
+        index, feature, value = draw_spikes(x, steps, generator, self.cfg.coding, dropout=p)
+        spikes = spike_raster(index, feature, value, steps * x.shape[0], x.shape[1], dropout_applied=True)
         return self(spikes, graph.edge_index, graph.edge_weight)
 
     def inference_logits(self, graph, input_seed: int) -> torch.Tensor:
