@@ -1,15 +1,15 @@
-"""Export a trained spiking model to the float IR (what it computes, in its own units).
+"""Export a trained spiking model to the float IR, and its graphs to samples.
 
 A GC-SNN or GA-SNN layer l becomes the chain the chip runs:
 
-    source --dense W_l--> relay_l (graded) --graph A_l--> if_l   (or the readout integrator)
+    source --dense W_l--> relay_l (graded) --graph (rule)--> if_l   (or the readout integrator)
 
-A_l is the GCN-normalized adjacency (GC-SNN) or the frozen attention coefficients
-(GA-SNN; one matrix per attention head, each for its slice of the features). STFN's
-frozen per-neuron affine map is kept as the target's node/feature input scales and
-bias, to be folded into the synapses by :func:`fold_scales`.
-What the chip does not compute -- input encoding, the class decision, the
-calibration pass that froze STFN and attention -- becomes the IR's host stages.
+The graph projection is a slot: rule "gcn" (GC-SNN: the GCN-normalized adjacency of
+whatever graph a sample brings) or "attention" (GA-SNN: coefficients a host stage
+computes per graph, one matrix per head). Frozen STFN becomes a per-feature input
+scale and bias, folded into the synapses by :func:`fold_scales`. What the chip does
+not compute -- input encoding, binding a graph, attention, the class decision --
+becomes the IR's host stages, with their operations counted per unit of a sample.
 """
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from neurograph.compile.ir import (HostStage, Input, IRError, Network, Population, Projection, Readout, Task,
-                                   validate)
+from neurograph.compile.ir import HostStage, Input, IRError, Network, Population, Projection, Readout, validate
+from neurograph.compile.samples import Sample
 
 
 def export_network(model, graph, config) -> Network:
-    """Trained model + its graph + the run configuration -> float IR (validated)."""
+    """Trained model + the run configuration -> float IR (validated), calibrated on `graph`.
+
+    `graph` (the training graph) supplies the value ranges quantization needs and, for STFN,
+    the statistics frozen into the network; the network itself holds no graph."""
     from neurograph.layers import GRAPH_CONV_DELAY
     from neurograph.models.gcsnn import GCSNN
 
@@ -36,114 +39,112 @@ def export_network(model, graph, config) -> Network:
     model.eval()
     with torch.no_grad():
         model.inference_logits(graph, input_seed)     # freezes STFN statistics and attention, records ranges
-    spikes = model.input_spikes(graph, input_seed)
-    n = graph.num_nodes
     populations, projections = [], []
     source = "input"
     last = len(model.convs) - 1
     for layer, conv in enumerate(model.convs):
         f_out = conv.lin.out_features
         relay, target = f"relay{layer + 1}", ("readout" if layer == last else f"{model.cfg.neuron}{layer + 1}")
-        populations.append(Population(relay, "relay", (n, f_out)))
+        populations.append(Population(relay, "relay", f_out))
         projections.append(Projection(f"transform{layer + 1}", "dense", source, relay,
-                                      conv.lin.weight.detach().double().numpy().T.copy()))
-        projections.append(Projection(f"aggregate{layer + 1}", "graph", relay, target,
-                                      model.aggregation_matrix(layer, graph)))
+                                      conv.lin.weight.detach().double().cpu().numpy().T.copy()))
+        projections.append(Projection(f"aggregate{layer + 1}", "graph", relay, target, rule=model.aggregation_rule,
+                                      heads=getattr(conv, "heads", 1)))
         if layer == last:
-            bias = np.broadcast_to(model.readout_bias.detach().double().numpy(), (n, f_out)).copy()
-            populations.append(Population(target, "integrator", (n, f_out), bias=bias,
+            populations.append(Population(target, "integrator", f_out,
+                                          bias=model.readout_bias.detach().double().cpu().numpy().copy(),
                                           calibration=_ranges(model.trace["readout"])))
         else:
-            node_scale = feature_scale = None
-            if model.cfg.stfn:
-                node_scale, feature_scale, _ = (t.double().numpy() for t in model.norms[layer].folded())
-            bias = np.broadcast_to(model.hidden_bias(layer).detach().double().numpy(), (n, f_out)).copy()
-            populations.append(Population(target, model.cfg.neuron, (n, f_out), threshold=model.cfg.threshold,
-                                          leak=model.leak, bias=bias, node_scale=node_scale,
-                                          feature_scale=feature_scale,
-                                          calibration=_ranges(model.trace[target])))
+            scale = model.norms[layer].folded()[0].double().cpu().numpy() if model.cfg.stfn else None
+            populations.append(Population(target, model.cfg.neuron, f_out, threshold=model.cfg.threshold,
+                                          leak=model.leak, bias=model.hidden_bias(layer).detach().double().cpu().numpy(),
+                                          input_scale=scale, calibration=_ranges(model.trace[target])))
         source = target
-    task = Task(labels=graph.y.numpy().astype(np.int64),
-                masks={k: v.numpy().astype(bool) for k, v in graph.masks.items()}, num_classes=graph.num_classes)
-    net = Network(domain="float", input=Input("input", spikes, model.cfg.coding, input_seed),
-                  populations=populations, projections=projections, readout=Readout("readout"), task=task,
-                  host=host_stages(model, graph, spikes),
-                  metadata={"config": config.to_dict(), "model": type(model).__name__, "dataset": graph.name,
-                            "aggregation": model.aggregation,
-                            # for the sparsity-aware ANN baseline: nonzero entries of the feature matrix
-                            "input_nonzero_features": int(torch.count_nonzero(graph.x))})
+    net = Network(domain="float",
+                  input=Input("input", graph.num_features, model.cfg.num_steps, model.cfg.coding, input_seed),
+                  populations=populations, projections=projections, readout=Readout("readout"),
+                  host=host_stages(model, graph.num_classes),
+                  metadata={"config": config.to_dict(), "model": type(model).__name__,
+                            "trained_on": graph.name, "aggregation": model.aggregation_rule})
     return validate(net)
 
 
-def host_stages(model, graph, spikes: np.ndarray) -> List[HostStage]:
-    """The host's share of a deployment, with operation counts from shapes and counted spikes."""
-    steps, nonzero = model.cfg.num_steps, int(torch.count_nonzero(graph.x))
-    per_feature = {"random_draws" if model.cfg.coding == "bernoulli" else "fp32_add": nonzero * steps,
-                   "compares": nonzero * steps}
-    stages = [HostStage("encode_input", "per_inference", ["input"], per_feature,
-                        f"{model.cfg.coding} spike coding of the {nonzero:,} nonzero node features, T={steps}")]
-    frozen = model.frozen_on_host()
-    if frozen:
-        feeds = []
-        if model.aggregation == "frozen_attention":     # every layer's aggregation weights
-            feeds += [f"aggregate{i}" for i in range(1, len(model.convs) + 1)]
-        if model.cfg.stfn:                              # the synapses and biases of the hidden layers
-            feeds += [f"{part}{i}" for part in ("transform", "aggregate", model.cfg.neuron)
-                      for i in range(1, len(model.convs))]
-        feeds = list(dict.fromkeys(feeds))
-        stages.append(HostStage("calibrate", "once", feeds, calibration_ops(model, graph, spikes),
-                                "float pass over the deployed input that froze " + " and ".join(frozen)))
-    stages.append(HostStage("decide_class", "per_inference", ["readout"],
-                            {"compares": graph.num_nodes * (graph.num_classes - 1)},
-                            "argmax over the readout's membrane potentials"))
+def host_stages(model, num_classes: int) -> List[HostStage]:
+    """The host's share of a deployment, with operations per unit of a sample."""
+    coding = model.cfg.coding
+    stages = [HostStage("encode_input", "per_inference", ["input"],
+                        {"random_draws" if coding == "bernoulli" else "fp32_add": 1, "compares": 1},
+                        f"{coding} spike coding of the nonzero node features, every input step",
+                        per="nonzero_input_step")]
+    graphs = [f"aggregate{i}" for i in range(1, len(model.convs) + 1)]
+    if model.aggregation_rule == "attention":
+        stages.append(HostStage("attention", "per_graph", graphs, {},
+                                "float pass over the sample's input that computes each layer's attention "
+                                "coefficients (the aggregation weights), per head", per="sample"))
+    else:
+        stages.append(HostStage("bind_graph", "per_graph", graphs, {"fp32_add": 1, "fp32_mult": 3},
+                                "GCN normalization of the sample's edges (degree count, two scalings) and "
+                                "quantization of each coefficient", per="edge"))
+    stages.append(HostStage("decide_class", "per_inference", ["readout"], {"compares": num_classes - 1},
+                            "argmax over the readout's membrane potentials", per="node"))
     return stages
 
 
-def calibration_ops(model, graph, spikes: np.ndarray) -> Dict[str, int]:
-    """Operations of the float calibration pass, from its shapes and the spikes it counted.
+def graph_sample(model, graph, config, name: str = "") -> Sample:
+    """A graph (GraphData) as a sample for the compiled network: edges without self loops (the
+    rule adds them), features, labels and split masks; for GA-SNN, the attention coefficients of
+    every layer computed on this graph by the host stage, with its operation count."""
+    src, dst = graph.edge_index.cpu().numpy()
+    keep = src != dst
+    sample = Sample(name or graph.name, graph.num_nodes, np.stack([src[keep], dst[keep]]).astype(np.int64),
+                    features=graph.x.cpu().numpy().astype(np.float64), labels=graph.y.cpu().numpy().astype(np.int64),
+                    masks={k: v.cpu().numpy().astype(bool) for k, v in graph.masks.items()})
+    if model.aggregation_rule == "attention":
+        coefficients, ops = model.attention_coefficients(graph, config.train.input_seed)
+        edges = graph.edge_index.cpu().numpy().astype(np.int64)
+        for layer, values in enumerate(coefficients):
+            sample.coefficient_edges[f"aggregate{layer + 1}"] = edges
+            sample.coefficients[f"aggregate{layer + 1}"] = values
+        sample.host_ops["attention"] = ops
+    return sample
+
+
+def calibration_ops(model, graph, input_spikes: int) -> Dict[str, int]:
+    """Operations of GA-SNN's per-graph attention pass, from its shapes and the spikes it counted.
 
     Per layer, over the steps its source carries (T input steps for the first layer, the
     S run steps after): the feature transform adds W's row per source spike; aggregation is
-    one MAC per edge and feature per step; GA-SNN attention adds two score MACs per node and
-    feature per step and, per attention head, two adds and two multiplies by 1/(t+1) per node
-    and step for running-mean scores, a score add, LeakyReLU multiply, exp, softmax add and
+    one MAC per edge and feature per step; attention adds two score MACs per node and
+    feature per step and, per head, two adds and two multiplies by 1/(t+1) per node and
+    step for running-mean scores, a score add, LeakyReLU multiply, exp, softmax add and
     divide per edge and step, and the window mean (one add per edge and window step, one
-    divide per edge).
-    Over the S run steps of the target: STFN statistics take two adds and a multiply per
-    neuron per window step and the normalization one MAC per neuron per step; IF neurons one
-    add and one compare per neuron per step (LIF one multiply more, the leak); the readout
-    integrator one add per neuron per step.
+    divide per edge). Over the S run steps: IF neurons one add and one compare per neuron
+    per step (LIF one multiply more), the readout integrator one add per neuron per step.
     """
     ops = dict.fromkeys(("fp32_add", "fp32_mac", "fp32_mult", "exp", "div", "compares"), 0)
     s, t, n, e = model.run_steps, model.cfg.num_steps, graph.num_nodes, graph.edge_index.shape[1]
-    source_spikes, source_steps = int(spikes.sum()), t
+    source_spikes, source_steps = input_spikes, t
     last = len(model.convs) - 1
     for layer, conv in enumerate(model.convs):
-        f = conv.lin.out_features
-        ops["fp32_add"] += source_spikes * f
-        ops["fp32_mac"] += source_steps * e * f
-        if model.aggregation == "frozen_attention":
-            k = conv.heads
-            ops["fp32_mac"] += source_steps * 2 * n * f
-            ops["fp32_add"] += k * (2 * source_steps * e + t * e)
-            for kind in ("fp32_mult", "exp", "div"):
-                ops[kind] += k * source_steps * e
-            ops["div"] += k * e
-            if conv.scores_from == "running":
-                ops["fp32_add"] += k * source_steps * 2 * n
-                ops["fp32_mult"] += k * source_steps * 2 * n
+        f, k = conv.lin.out_features, conv.heads
+        ops["fp32_add"] += source_spikes * f + k * (2 * source_steps * e + t * e)
+        ops["fp32_mac"] += source_steps * e * f + source_steps * 2 * n * f
+        for kind in ("fp32_mult", "exp", "div"):
+            ops[kind] += k * source_steps * e
+        ops["div"] += k * e
+        if conv.scores_from == "running":
+            ops["fp32_add"] += k * source_steps * 2 * n
+            ops["fp32_mult"] += k * source_steps * 2 * n
         if layer == last:
             ops["fp32_add"] += s * n * f
             break
         if model.cfg.stfn:
-            ops["fp32_add"] += 2 * t * n * f
-            ops["fp32_mult"] += t * n * f
             ops["fp32_mac"] += s * n * f
         ops["fp32_add"] += s * n * f
         ops["compares"] += s * n * f
         if model.cfg.neuron == "lif":
             ops["fp32_mult"] += s * n * f
-        source_spikes = int(model.calibration_trace[f"{model.cfg.neuron}{layer + 1}"]["spikes"].sum())
+        source_spikes = int(model.trace[f"{model.cfg.neuron}{layer + 1}"]["spikes"].sum())
         source_steps = s
     return ops
 

@@ -1,19 +1,16 @@
-"""Fold per-neuron input scales (frozen STFN) into the synapses that feed the neuron.
+"""Fold per-feature input scales (frozen STFN) into the feature transform that feeds the neuron.
 
 For a population fed by  dense W -> relay -> graph A  the scaled input
-node_scale[v] * feature_scale[k] * (A (S W))[v, k] equals (A' (S W'))[v, k] with
-W' = W diag(feature_scale) and A' = diag(node_scale) A: the feature scale moves
-into the feature-transform columns, the node scale into the aggregation rows (of every
-attention head's A).
+scale[k] * (A (S W))[v, k] equals (A (S W'))[v, k] with W' = W diag(scale): the
+aggregation acts per feature, so the scale moves into W's columns.
 """
 from __future__ import annotations
 
 import copy
 
 import numpy as np
-import scipy.sparse as sp
 
-from neurograph.compile.ir import IRError, Network, map_heads, validate
+from neurograph.compile.ir import IRError, Network, validate
 
 
 def conv_chain(net: Network, target: str):
@@ -24,7 +21,7 @@ def conv_chain(net: Network, target: str):
                       f"(dense -> relay -> graph); it has {[(p.name, p.kind) for p in incoming]}")
     graph = incoming[0]
     relay = net.population(graph.source) if graph.source != net.input.name else None
-    if relay is None or relay.kind != "relay":
+    if relay is None or not relay.neuron.graded:
         raise IRError(f"projection {graph.name!r} must come from a relay population, not {graph.source!r}")
     into_relay = net.incoming(relay.name)
     readers = [p for p in net.projections if p.source == relay.name]
@@ -34,19 +31,16 @@ def conv_chain(net: Network, target: str):
 
 
 def fold_scales(net: Network) -> Network:
-    """Return a copy of `net` with every node/feature input scale folded into its synapses."""
+    """Return a copy of `net` with every per-feature input scale folded into its feature transform."""
     if net.domain != "float":
         raise IRError("fold_scales works on the float IR (before quantization)")
     net = copy.deepcopy(net)
     for pop in net.populations:
-        if pop.node_scale is None and pop.feature_scale is None:
+        if pop.input_scale is None:
             continue
-        dense, _, graph = conv_chain(net, pop.name)
-        if pop.feature_scale is not None:
-            dense.weight = np.asarray(dense.weight) * pop.feature_scale[None, :]
-        if pop.node_scale is not None:
-            graph.weight = map_heads(graph.weight, lambda a: sp.csr_matrix(sp.diags(pop.node_scale) @ a))
-        pop.node_scale = pop.feature_scale = None
+        dense, _, _ = conv_chain(net, pop.name)
+        dense.weight = np.asarray(dense.weight) * np.asarray(pop.input_scale)[None, :]
+        pop.input_scale = None
     return validate(net)
 
 

@@ -26,7 +26,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from neurograph.compile.ir import IRError, Network, graph_heads
+from neurograph.compile.graphs import Binding
+from neurograph.compile.ir import IRError, Network
 
 
 @dataclass(frozen=True)
@@ -120,19 +121,19 @@ def _in_neighbours(csr, v: int) -> np.ndarray:
     return csr.indices[csr.indptr[v]:csr.indptr[v + 1]]
 
 
-def _matrix_per_feature(pr, num_features: int) -> list:
+def _matrix_per_feature(pr, binding: Binding) -> list:
     """A graph projection's aggregation matrix for each target feature (its attention head's)."""
     per_feature = []
-    for features, a in graph_heads(pr, num_features):
+    for features, a in binding.heads(pr):
         per_feature += [a] * (features.stop - features.start)
     return per_feature
 
 
-def map_population(net: Network, name: str, chip: ChipLimits) -> PopulationMapping:
+def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits) -> PopulationMapping:
     pop = net.population(name)
-    n, f = pop.shape
+    n, f = binding.num_nodes, pop.features
     dense = [np.asarray(pr.weight) != 0 for pr in net.incoming(name) if pr.kind == "dense"]
-    graphs = [_matrix_per_feature(pr, f) for pr in net.incoming(name) if pr.kind == "graph"]
+    graphs = [_matrix_per_feature(pr, binding) for pr in net.incoming(name) if pr.kind == "graph"]
     syn_cap = chip.synapse_bits_per_core // chip.bits_per_synapse
     axon_cap = chip.input_axons_per_core or float("inf")
     all_features = np.arange(f)
@@ -167,16 +168,18 @@ def map_population(net: Network, name: str, chip: ChipLimits) -> PopulationMappi
             core.add(v, features, synapses, axons)
     total_syn = int(sum(w.sum() for w in dense) * n + sum(a.nnz for by_feature in graphs for a in by_feature))
     limited_by = max(closed_by, key=closed_by.get) if any(closed_by.values()) else "fits one core"
-    return PopulationMapping(name, pop.size, total_syn, cores, limited_by,
-                             pop.size / (cores * chip.compartments_per_core), total_syn / (cores * syn_cap))
+    size = n * f
+    return PopulationMapping(name, size, total_syn, cores, limited_by,
+                             size / (cores * chip.compartments_per_core), total_syn / (cores * syn_cap))
 
 
-def map_network(net: Network, chip: str = "loihi1", limits: Optional[ChipLimits] = None) -> NetworkMapping:
-    """Cores and chips for every population of a fixed-point network."""
+def map_network(net: Network, binding: Binding, chip: str = "loihi1",
+                limits: Optional[ChipLimits] = None) -> NetworkMapping:
+    """Cores and chips for every population of a fixed-point network with `binding`'s graph."""
     if net.domain != "fixed":
         raise IRError("map_network needs the fixed-point network (synapses as the chip stores them)")
     if limits is None:
         if chip not in CHIP_LIMITS:
             raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(CHIP_LIMITS)}")
         limits = CHIP_LIMITS[chip]
-    return NetworkMapping(limits, [map_population(net, p.name, limits) for p in net.populations])
+    return NetworkMapping(limits, [map_population(net, binding, p.name, limits) for p in net.populations])

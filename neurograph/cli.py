@@ -1,10 +1,12 @@
-"""neurograph command line: demo | train | compile | simulate | report.
+"""neurograph command line: demo | train | compile | samples | simulate | report.
 
     neurograph demo                       train -> compile -> simulate -> report on Cora
     neurograph train --dataset cora --out runs/cora/model.pt
-    neurograph compile runs/cora/model.pt --out runs/cora
+    neurograph compile runs/cora/model.pt --out runs/cora     # network.npz + the training graph as samples.npz
     neurograph simulate runs/cora/network.npz --out runs/cora
     neurograph report runs/cora
+    neurograph samples runs/csbm/model.pt --dataset synthetic --seeds 1 2 3 --out runs/csbm/new.samples.npz
+    neurograph simulate runs/csbm/network.npz --samples runs/csbm/new.samples.npz --out runs/csbm/new
 """
 from __future__ import annotations
 
@@ -46,6 +48,13 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=d.train.lr)
     p.add_argument("--weight-decay", type=float, default=d.train.weight_decay)
     p.add_argument("--seed", type=int, default=d.train.seed)
+    p.add_argument("--device", default=d.train.device,
+                   help="training device: auto (the GPU when there is one) | cpu | cuda (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.train.batch_size,
+                   help="seed nodes per neighbour-sampled mini-batch; 0 = full batch (default: %(default)s)")
+    p.add_argument("--fanout", default=d.train.fanout,
+                   help="sampled in-edges per node and hop, one for all layers or one per layer, e.g. 15,10 "
+                        "(default: %(default)s)")
     p.add_argument("--chip", default=d.chip.name, help="energy constants: loihi1 | loihi2 (default: %(default)s)")
 
 
@@ -60,6 +69,7 @@ def _config(args) -> RunConfig:
             setattr(m, name, getattr(args, name))
     t = cfg.train
     t.epochs, t.lr, t.weight_decay, t.seed = args.epochs, args.lr, args.weight_decay, args.seed
+    t.device, t.batch_size, t.fanout = args.device, args.batch_size, args.fanout
     cfg.chip.name = args.chip
     return cfg
 
@@ -83,8 +93,28 @@ def cmd_compile(args) -> None:
 
 def cmd_simulate(args) -> None:
     from neurograph.sim.steps import simulate
-    summary = simulate(args.network, args.out, engine=args.engine, lowering=args.lowering)
-    print(json.dumps({k: summary[k] for k in ("accuracy", "fidelity", "seconds")}, indent=2))
+    samples = args.samples or Path(args.network).with_name("samples.npz")
+    summary = simulate(args.network, samples, args.out, engine=args.engine, lowering=args.lowering, carry=args.carry)
+    print(json.dumps({k: summary[k] for k in ("accuracy", "binding", "seconds")}, indent=2))
+    agreement = summary["fidelity"].get("spike_agreement")
+    if agreement is not None:
+        print(f"Lava vs reference spike agreement: {100 * agreement['all']:.2f}% over {len(summary['samples'])} "
+              f"sample(s); readouts identical: {summary['fidelity']['readout_identical']}")
+
+
+def cmd_samples(args) -> None:
+    import dataclasses
+    from neurograph.pipeline import graph_samples
+    d = RunConfig().data
+    if args.dataset == "synthetic":
+        sizes = args.num_nodes or [d.num_nodes]
+        configs = [dataclasses.replace(d, name="synthetic", root=args.data_root, seed=seed, num_nodes=n,
+                                       prototype_seed=args.prototype_seed)
+                   for seed in args.seeds for n in sizes]
+    else:
+        configs = [dataclasses.replace(d, name=args.dataset, root=args.data_root)]
+    path = graph_samples(args.checkpoint, configs, args.out)
+    print(f"saved {len(configs)} sample(s) to {path}")
 
 
 def cmd_report(args) -> None:
@@ -114,7 +144,7 @@ def cmd_demo(args) -> None:
     print("[2/4] compile: export -> fold STFN -> quantize to Loihi fixed point")
     compile_checkpoint(out / "model.pt", out)
     print("[3/4] simulate on Lava (fixed_pt) and on the bit-exact reference")
-    simulate(out / "network.npz", out, engine="lava", lowering=args.lowering)
+    simulate(out / "network.npz", out / "samples.npz", out, engine="lava", lowering=args.lowering)
     print("[4/4] report")
     result = report(out, chip=cfg.chip.name)
     print()
@@ -151,8 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("simulate", help="run a compiled network on Lava and the reference")
+    p = sub.add_parser("samples", help="write graphs from a dataset as a sample file for a compiled network")
+    p.add_argument("checkpoint", help="the trained model (GA-SNN computes each graph's attention with it)")
+    p.add_argument("--dataset", default="synthetic", help="cora | citeseer | actor | dblp | synthetic")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="synthetic: one graph per seed (and size)")
+    p.add_argument("--num-nodes", type=int, nargs="+", default=None, help="synthetic: graph sizes")
+    p.add_argument("--prototype-seed", type=int, default=0,
+                   help="synthetic: seed of the class feature prototypes, shared by every graph (default: %(default)s)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_samples)
+
+    p = sub.add_parser("simulate", help="run a compiled network on samples, on Lava and the reference")
     p.add_argument("network")
+    p.add_argument("--samples", default=None, help="sample file (default: samples.npz beside the network)")
+    p.add_argument("--carry", action="store_true",
+                   help="run the samples as one sequence with neuron state carried (default: reset per sample)")
     p.add_argument("--out", default="runs")
     p.add_argument("--engine", default="lava", choices=["lava", "reference"])
     p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
@@ -170,11 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from neurograph.compile.artifact import ArtifactError
     from neurograph.compile.ir import IRError
+    from neurograph.sim.lava_runner import LavaRunError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ArtifactError, IRError, FileNotFoundError, ValueError) as exc:   # incl. missing datasets
+    except (ArtifactError, IRError, FileNotFoundError, ValueError, LavaRunError) as exc:   # incl. missing datasets
         print(f"neurograph {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

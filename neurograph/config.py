@@ -68,6 +68,9 @@ class DataConfig:
     avg_degree: float = 6.0
     homophily: float = 0.8
     seed: int = 0
+    # seed of the class feature prototypes; None: drawn with `seed` (one graph), an int: shared by
+    # every graph made with it (a family of graphs for inductive use)
+    prototype_seed: Optional[int] = None
 
 
 @dataclass
@@ -77,6 +80,9 @@ class TrainConfig:
     weight_decay: float = 2e-3     # on synaptic weights only
     seed: int = 0                  # parameters, dropout and training spike samples
     input_seed: int = 1234         # the deployed input spike trains (evaluation, compile, simulate)
+    device: str = "auto"           # auto (cuda when there is one) | cpu | cuda | cuda:N
+    batch_size: int = 0            # 0: full batch; else seed nodes per neighbour-sampled mini-batch
+    fanout: str = "10"             # sampled in-edges per node and hop: one for every layer, or "15,10"
 
 
 @dataclass

@@ -8,15 +8,16 @@ variance over features *and* the time window, scaled to the threshold:
 
 with rho = 1 here (lambda is trained, so rho would be redundant).
 
-Those statistics see the whole window, which a causal chip cannot. The deployed
-form freezes them: after training, one calibration pass over the graph (eval
-mode, the deployed input spikes) records mu_v and sigma_v per node, as batch norm
-keeps running statistics. From then on STFN is a fixed per-neuron affine map
+Those statistics see the whole window, which a causal chip cannot, and they are
+per node, which a network meant for any graph cannot keep. The deployed form
+freezes them as batch norm keeps running statistics: one calibration pass over the
+training graph (eval mode, its deployed input) averages the per-node mean and
+standard deviation over the nodes, and from then on STFN is a fixed per-feature
+affine map, the same for every node of every graph:
 
-    Y = (1 / sigma_v) * (lambda_k * V_th) * S + (gamma_k - lambda_k * V_th * mu_v / sigma_v)
+    Y = (lambda_k * V_th / sigma) * S + (gamma_k - lambda_k * V_th * mu / sigma)
 
-whose scales fold into the synapses (1/sigma_v into the aggregation rows,
-lambda_k * V_th into the feature-transform columns) and whose shift is a bias.
+whose scale folds into the feature-transform columns and whose shift is a bias.
 Reported accuracy is always measured with this frozen form.
 """
 from __future__ import annotations
@@ -28,30 +29,28 @@ from torch import nn
 
 
 class STFN(nn.Module):
-    def __init__(self, num_nodes: int, num_features: int, threshold: float = 1.0, eps: float = 1e-5):
+    def __init__(self, num_features: int, threshold: float = 1.0, eps: float = 1e-5):
         super().__init__()
         self.threshold, self.eps = threshold, eps
         self.weight = nn.Parameter(torch.ones(num_features))     # lambda_k
         self.bias = nn.Parameter(torch.zeros(num_features))      # gamma_k
-        self.register_buffer("node_mean", torch.zeros(num_nodes))
-        self.register_buffer("node_std", torch.ones(num_nodes))
+        self.register_buffer("frozen_mean", torch.zeros(()))
+        self.register_buffer("frozen_std", torch.ones(()))
         self.calibrating = False
 
     def forward(self, s: torch.Tensor, window: slice = slice(None)) -> torch.Tensor:
         """s: (steps, N, F) presynaptic input; statistics over the steps in `window`."""
-        if self.training or self.calibrating:
-            mean = s[window].mean(dim=(0, 2))
-            std = torch.sqrt(s[window].var(dim=(0, 2), unbiased=False) + self.eps)
-            if self.calibrating:
-                self.node_mean.copy_(mean.detach())
-                self.node_std.copy_(std.detach())
+        if self.training:
+            mean = s[window].mean(dim=(0, 2))[None, :, None]
+            std = torch.sqrt(s[window].var(dim=(0, 2), unbiased=False) + self.eps)[None, :, None]
         else:
-            mean, std = self.node_mean, self.node_std
-        return (s - mean[None, :, None]) / std[None, :, None] * (self.weight * self.threshold) + self.bias
+            if self.calibrating:       # freeze the node-averaged statistics of this pass's data
+                self.frozen_mean.copy_(s[window].mean(dim=(0, 2)).mean().detach())
+                self.frozen_std.copy_(torch.sqrt(s[window].var(dim=(0, 2), unbiased=False) + self.eps).mean().detach())
+            mean, std = self.frozen_mean, self.frozen_std
+        return (s - mean) / std * (self.weight * self.threshold) + self.bias
 
-    def folded(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(node_scale (N,), feature_scale (F,), bias (N, F)) of the frozen affine form."""
-        node_scale = 1.0 / self.node_std
-        feature_scale = self.weight * self.threshold
-        bias = self.bias[None, :] - feature_scale[None, :] * (self.node_mean * node_scale)[:, None]
-        return node_scale.detach(), feature_scale.detach(), bias.detach()
+    def folded(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(input scale (F,), bias (F,)) of the frozen affine form."""
+        scale = self.weight * self.threshold / self.frozen_std
+        return scale.detach(), (self.bias - scale * self.frozen_mean).detach()

@@ -23,7 +23,7 @@ from neurograph.models import build_model
 from neurograph.train import accuracies, train_model
 
 CHECKPOINT_FORMAT = "neurograph.checkpoint"
-CHECKPOINT_VERSION = 2          # 2: GA-SNN attention heads and running-mean scores
+CHECKPOINT_VERSION = 3          # 2: GA-SNN attention heads; 3: STFN statistics per network, not per node
 
 
 class CheckpointError(ValueError):
@@ -93,22 +93,50 @@ def load_checkpoint(path):
 
 
 def compile_model(model, graph, cfg: RunConfig, training: Optional[dict] = None):
-    """Export, fold and quantize a trained model: (folded float IR, fixed-point IR)."""
+    """Export, fold and quantize a trained model: (folded float IR, fixed-point IR), calibrated on
+    `graph` (the training graph), and that graph as a sample. Binding it once here refuses, at
+    compile time, a network whose ranges the training graph already breaks."""
+    from neurograph.compile.export import graph_sample
+    from neurograph.compile.graphs import bind
     float_net = export_network(model, graph, cfg)
     if training is not None:
         float_net.metadata["training"] = training
     folded = fold_scales(float_net)
-    return folded, quantize_network(folded, cfg.quant.target_threshold, cfg.quant.headroom)
+    fixed = quantize_network(folded, cfg.quant.target_threshold, cfg.quant.headroom)
+    sample = graph_sample(model, graph, cfg)
+    bind(fixed, sample)
+    return folded, fixed, sample
 
 
-def compile_checkpoint(checkpoint_path, out_dir) -> dict:
-    """:func:`compile_model` on a checkpoint; writes network.float.npz and network.npz."""
-    ckpt = load_checkpoint(checkpoint_path)
+def restore_model(ckpt):
+    """The trained model of a loaded checkpoint, with its configuration and training graph."""
     cfg = RunConfig.from_dict(ckpt["config"])
     graph = load_graph(cfg.data)
     model = build_model(cfg.model, graph)
     model.load_state_dict(ckpt["state_dict"])
-    folded, fixed = compile_model(model, graph, cfg, ckpt["training"])
+    return model, graph, cfg
+
+
+def compile_checkpoint(checkpoint_path, out_dir) -> dict:
+    """:func:`compile_model` on a checkpoint; writes network.float.npz, network.npz and the training
+    graph as samples.npz (the transductive deployment: the graph it was trained on)."""
+    from neurograph.compile.samples import save_samples
+    ckpt = load_checkpoint(checkpoint_path)
+    model, graph, cfg = restore_model(ckpt)
+    folded, fixed, sample = compile_model(model, graph, cfg, ckpt["training"])
     out = Path(out_dir)
-    paths = {"float": save_network(folded, out / "network.float.npz"), "fixed": save_network(fixed, out / "network.npz")}
+    paths = {"float": save_network(folded, out / "network.float.npz"), "fixed": save_network(fixed, out / "network.npz"),
+             "samples": save_samples([sample], out / "samples.npz")}
     return {"paths": paths, "quantization": fixed.metadata["quantization"]}
+
+
+def graph_samples(checkpoint_path, dataset_configs, out_path) -> Path:
+    """Graphs from datasets, as one sample file for a compiled network of `checkpoint_path` (GA-SNN's
+    attention is computed per graph here, on the host, with the trained model)."""
+    from neurograph.compile.export import graph_sample
+    from neurograph.compile.samples import save_samples
+    model, _, cfg = restore_model(load_checkpoint(checkpoint_path))
+    samples = []
+    for data_cfg in dataset_configs:
+        samples.append(graph_sample(model, load_graph(data_cfg), cfg))
+    return save_samples(samples, out_path)

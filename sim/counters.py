@@ -1,9 +1,11 @@
 """Count the events of a run: spikes, graded payloads, synaptic ops, neuron updates.
 
-Counts come from the spike rasters a run produced (Lava's or the reference's);
-relay payloads are recomputed from those spikes with the IR's integer semantics.
+Counts are taken step by step while the reference executor replays a run with the
+spiking populations' outputs given (Lava's, or the reference's own), so they count
+the spikes a run actually produced; relay payloads follow from those spikes with
+the IR's integer semantics. Memory is one step's worth, whatever T.
 
-Definitions (per step, over the whole run of ``num_steps`` steps):
+Definitions (per step, over the whole run):
 
 * event: a binary spike, or a nonzero graded payload sent by a relay.
 * synaptic op: one event delivered over one synapse of the *expanded* network.
@@ -13,18 +15,17 @@ Definitions (per step, over the whole run of ``num_steps`` steps):
   with attention heads, of the A of the head its feature belongs to.
 * neuron update: every compartment is updated every step. It is *active* when
   it received a nonzero synaptic input (after the projection's shift) or has a
-  nonzero bias, else *inactive*. An IF compartment with neither keeps its state;
-  a leaky one still decays, which this count does not treat as activity.
+  nonzero bias, else *inactive*.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Dict, List
 
 import numpy as np
 
-from neurograph.compile.ir import Network, graph_heads
-from neurograph.sim.reference import input_raster, population_input, relay_outputs
+from neurograph.compile.graphs import Binding
+from neurograph.compile.ir import Network
 
 
 @dataclass
@@ -34,10 +35,10 @@ class ProjectionCounts:
     source: str
     target: str
     graded: bool                    # events carry a payload (multiply-accumulate) or not (accumulate)
-    synapses: int                   # in the expanded network
-    events: int
-    synaptic_ops: int
-    synaptic_ops_per_step: List[int]
+    synapses: int                   # in the expanded network (of the last graph bound)
+    events: int = 0
+    synaptic_ops: int = 0
+    synaptic_ops_per_step: List[int] = field(default_factory=list)
 
 
 @dataclass
@@ -45,68 +46,116 @@ class PopulationCounts:
     name: str
     kind: str
     neurons: int
-    events: int                     # spikes, or nonzero payloads for relays
-    events_per_step: List[int]
-    active_updates: int
-    inactive_updates: int
+    events: int = 0                 # spikes, or nonzero payloads for graded kinds
+    events_per_step: List[int] = field(default_factory=list)
+    active_updates: int = 0
+    inactive_updates: int = 0
 
     @property
     def firing_rate(self) -> float:
-        """Events per neuron per step."""
-        steps = len(self.events_per_step)
-        return self.events / (self.neurons * steps) if steps else 0.0
+        """Events per neuron per step (every update is one neuron-step)."""
+        neuron_steps = self.active_updates + self.inactive_updates
+        return self.events / neuron_steps if neuron_steps else 0.0
 
 
 @dataclass
 class RunCounts:
     steps: int
+    input_spikes: int
     projections: List[ProjectionCounts]
     populations: List[PopulationCounts]
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps,
+        return {"steps": self.steps, "input_spikes": self.input_spikes,
                 "projections": [asdict(p) for p in self.projections],
                 "populations": [{**asdict(p), "firing_rate": p.firing_rate} for p in self.populations]}
 
 
-def count_events(net: Network, spikes: Dict[str, np.ndarray]) -> RunCounts:
-    """Count every event of a run of `net` whose spiking populations produced `spikes`."""
-    fixed = net.domain == "fixed"
-    outputs = {net.input.name: input_raster(net), **relay_outputs(net, spikes)}
-    outputs.update({name: s for name, s in spikes.items()})
-    steps = net.num_steps
+class EventCounter:
+    """An observer for :func:`neurograph.sim.reference.run_reference` that counts every event."""
 
-    projections = []
-    for pr in net.projections:
-        active = outputs[pr.source] != 0                       # (steps, N, F)
-        n_src, f_src = net.source_shape(pr.source)
-        if pr.kind == "dense":
-            fan = np.count_nonzero(np.asarray(pr.weight), axis=1)   # synapses per source feature
-            per_step = active.sum(axis=1) @ fan                # events per feature x fan-out
-            synapses = n_src * int(fan.sum())
-        else:
-            per_step, synapses = np.zeros(steps, dtype=np.int64), 0
-            for features, a in graph_heads(pr, f_src):          # each head's features, its out-degrees
-                fan = np.diff(a.tocsc().indptr)
-                per_step = per_step + active[:, :, features].sum(axis=2) @ fan   # events per node x out-degree
-                synapses += (features.stop - features.start) * int(fan.sum())
-        graded = pr.source != net.input.name and net.population(pr.source).kind == "relay"
-        projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target, graded, synapses,
-                                            int(active.sum()), int(per_step.sum()),
-                                            [int(x) for x in per_step]))
+    def __init__(self, net: Network, num_nodes: int):
+        self.net, self.n = net, num_nodes
+        self.counts = RunCounts(0, 0, [], [])
+        for pr in net.projections:
+            graded = pr.source != net.input.name and net.population(pr.source).neuron.graded
+            self.counts.projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target, graded, 0))
+        for pop in net.populations:
+            self.counts.populations.append(PopulationCounts(pop.name, pop.kind, num_nodes * pop.features))
+        self._bias = {p.name: p.bias is not None and np.asarray(p.bias) != 0 for p in net.populations}
+        self._fan = {}           # (projection, binding id) -> fan-out per source feature / per head
 
-    populations = []
-    for pop in net.populations:
-        out = outputs.get(pop.name)
-        events = (out != 0).reshape(steps, -1).sum(axis=1) if out is not None else np.zeros(steps, int)
-        if pop.kind == "relay":
-            active = int(events.sum())
-        else:
-            a_in = population_input(net, pop.name, outputs, fixed)
-            changing = (a_in != 0)
-            if pop.bias is not None:
-                changing |= (np.asarray(pop.bias) != 0)[None]
-            active = int(changing.sum())
-        populations.append(PopulationCounts(pop.name, pop.kind, pop.size, int(events.sum()),
-                                            [int(x) for x in events], active, pop.size * steps - active))
-    return RunCounts(steps=steps, projections=projections, populations=populations)
+    def _fan_out(self, pr, binding: Binding):
+        key = (pr.name, id(binding))
+        if key not in self._fan:
+            if pr.kind == "dense":
+                fan = np.count_nonzero(np.asarray(pr.weight), axis=1)          # synapses per source feature
+                self._fan[key] = (fan, self.n * int(fan.sum()))
+            else:
+                heads = [(features, np.diff(a.tocsc().indptr)) for features, a in binding.heads(pr)]
+                synapses = sum((f.stop - f.start) * int(fan.sum()) for f, fan in heads)
+                self._fan[key] = (heads, synapses)
+        return self._fan[key]
+
+    def __call__(self, step) -> None:
+        inputs, outputs, binding = step.inputs, step.outputs, step.binding
+        c = self.counts
+        c.steps += 1
+        c.input_spikes += int(np.count_nonzero(outputs[self.net.input.name]))
+        for pr, pc in zip(self.net.projections, c.projections):
+            active = outputs.get(pr.source)
+            if active is None:
+                pc.synaptic_ops_per_step.append(0)
+                continue
+            active = active != 0
+            fan, pc.synapses = self._fan_out(pr, binding)
+            if pr.kind == "dense":
+                ops = int(active.sum(axis=0) @ fan)                           # events per feature x fan-out
+            else:
+                ops = sum(int(active[:, f].sum(axis=1) @ out_degree) for f, out_degree in fan)
+            pc.events += int(active.sum())
+            pc.synaptic_ops += ops
+            pc.synaptic_ops_per_step.append(ops)
+        for pop, pc in zip(self.net.populations, c.populations):
+            out = outputs.get(pop.name)
+            events = int(np.count_nonzero(out)) if out is not None else 0
+            pc.events += events
+            pc.events_per_step.append(events)
+            if pop.neuron.graded:
+                active = events
+            else:
+                changing = inputs[pop.name] != 0
+                if np.any(self._bias[pop.name]):
+                    changing = changing | self._bias[pop.name][None, :]
+                active = int(np.count_nonzero(changing))
+            pc.active_updates += active
+            pc.inactive_updates += self.n * pop.features - active
+
+
+def count_events(net: Network, windows, spikes: Dict[str, np.ndarray]) -> RunCounts:
+    """Count every event of a run of `net` over `windows` whose spiking populations produced `spikes`
+    (bit-packed rasters, as in :class:`~neurograph.sim.reference.SimResult`)."""
+    from neurograph.sim.reference import run_reference
+    counter = EventCounter(net, windows[0].binding.num_nodes)
+    run_reference(net, windows, given=spikes, observers=[counter], record=False)
+    return counter.counts
+
+
+def merge_counts(runs: List[RunCounts]) -> RunCounts:
+    """Totals over several runs (e.g. one per sample); per-step lists are concatenated."""
+    first = runs[0]
+    total = RunCounts(sum(r.steps for r in runs), sum(r.input_spikes for r in runs), [], [])
+    for i, p in enumerate(first.projections):
+        parts = [r.projections[i] for r in runs]
+        total.projections.append(ProjectionCounts(p.name, p.kind, p.source, p.target, p.graded,
+                                                  max(q.synapses for q in parts), sum(q.events for q in parts),
+                                                  sum(q.synaptic_ops for q in parts),
+                                                  [x for q in parts for x in q.synaptic_ops_per_step]))
+    for i, p in enumerate(first.populations):
+        parts = [r.populations[i] for r in runs]
+        total.populations.append(PopulationCounts(p.name, p.kind, max(q.neurons for q in parts),
+                                                  sum(q.events for q in parts),
+                                                  [x for q in parts for x in q.events_per_step],
+                                                  sum(q.active_updates for q in parts),
+                                                  sum(q.inactive_updates for q in parts)))
+    return total

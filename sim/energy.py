@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
-from neurograph.compile.ir import Network, graph_heads
+from neurograph.compile.ir import Network, head_slices
 from neurograph.sim.counters import RunCounts
 
 DAVIES_2018 = ("Davies et al., IEEE Micro 38(1):82-99, 2018, Table 2 "
@@ -66,18 +66,38 @@ CMOS45 = {
 
 
 def load_energy_table(path) -> Dict[str, Constant]:
-    """A user table: JSON {"synaptic_op": {"value_pj": .., "source": ..}, ...} with all four entries."""
-    raw = json.loads(Path(path).read_text())
-    needed = set(CHIP_EVENTS)
-    missing = needed - set(raw)
+    """A user table: JSON {"synaptic_op": {"value_pj": .., "source": ..}, ...} with every chip event kind.
+
+    Each entry needs a positive, finite value_pj and a non-empty source string; anything else is a
+    ValueError naming the entry and the fix."""
+    import math
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"energy table {path} is not readable JSON ({type(exc).__name__}); see "
+                         f"docs/energy-model.md for the format") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"energy table {path} must be a JSON object of event kind -> {{value_pj, source}}")
+    missing = set(CHIP_EVENTS) - set(raw)
     if missing:
         raise ValueError(f"energy table {path} lacks {sorted(missing)}; each needs value_pj and source")
-    return {k: Constant(float(raw[k]["value_pj"]), str(raw[k]["source"]), str(raw[k].get("note", "")))
-            for k in needed}
+    table = {}
+    for k in CHIP_EVENTS:
+        entry = raw[k]
+        value = entry.get("value_pj") if isinstance(entry, dict) else None
+        source = entry.get("source") if isinstance(entry, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"energy table {path}: {k}.value_pj must be a positive finite number of pJ, got {value!r}")
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError(f"energy table {path}: {k}.source must name where the figure comes from")
+        table[k] = Constant(float(value), source, str(entry.get("note", "")))
+    return table
 
 
-def ann_macs(net: Network, sparse_input: bool = False) -> Dict[str, int]:
-    """MACs of the equivalent ANN (same layers, real-valued activations), per projection.
+def ann_macs(net: Network, graphs: List[dict], sparse_input: bool = False) -> Dict[str, int]:
+    """MACs of the equivalent ANN (same layers, real-valued activations), per projection, summed
+    over the samples' graphs (`graphs`: each sample's num_nodes, input_nonzero and, per graph
+    projection, the nonzero coefficients of each head).
 
     Feature transform: N * F_in * F_out (dense convention), or with `sparse_input`
     nnz(X) * F_out for the projection reading the input features (only nonzero
@@ -87,20 +107,23 @@ def ann_macs(net: Network, sparse_input: bool = False) -> Dict[str, int]:
     the ANN is a GAT, whose attention scores add 2 * N * F MACs per layer (its exp and
     softmax per edge have no 45 nm constant and are not priced).
     """
-    macs = {}
-    nonzero_inputs = net.metadata.get("input_nonzero_features")
-    attention = net.aggregation == "frozen_attention"
-    for pr in net.projections:
-        n, f_src = net.source_shape(pr.source)
-        f_tgt = net.population(pr.target).shape[1]
-        if pr.kind == "graph":
-            macs[pr.name] = sum(a.nnz * (features.stop - features.start) for features, a in graph_heads(pr, f_src))
-            if attention:
-                macs[f"{pr.name}.attention_scores"] = 2 * n * f_src
-        elif sparse_input and pr.source == net.input.name and nonzero_inputs is not None:
-            macs[pr.name] = int(nonzero_inputs) * f_tgt
-        else:
-            macs[pr.name] = n * f_src * f_tgt
+    macs: Dict[str, int] = {}
+    attention = net.metadata.get("aggregation") == "attention"
+    for g in graphs:
+        n = g["num_nodes"]
+        for pr in net.projections:
+            f_src, f_tgt = net.features(pr.source), net.population(pr.target).features
+            if pr.kind == "graph":
+                nnz = g["graph_nnz"][pr.name]
+                add = {pr.name: sum(k * (s.stop - s.start) for k, s in zip(nnz, head_slices(f_src, len(nnz))))}
+                if attention:
+                    add[f"{pr.name}.attention_scores"] = 2 * n * f_src
+            elif sparse_input and pr.source == net.input.name:
+                add = {pr.name: int(g["input_nonzero"]) * f_tgt}
+            else:
+                add = {pr.name: n * f_src * f_tgt}
+            for k, v in add.items():
+                macs[k] = macs.get(k, 0) + int(v)
     return macs
 
 
@@ -114,7 +137,7 @@ def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Cons
     """Chip energy by projection (its synaptic ops), population (its updates and the events it sends)
     and the input (its spikes entering the chip from the host-side source)."""
     parts = {p.name: p.synaptic_ops * table["synaptic_op"].value_pj for p in counts.projections}
-    parts[net.input.name] = int(net.input.spikes.sum()) * table["spike"].value_pj
+    parts[net.input.name] = counts.input_spikes * table["spike"].value_pj
     for p in counts.populations:
         parts[p.name] = (p.active_updates * table["neuron_update_active"].value_pj
                          + p.inactive_updates * table["neuron_update_inactive"].value_pj
@@ -122,25 +145,32 @@ def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Cons
     return parts
 
 
-def host_energy(net: Network) -> dict:
-    """The IR's host stages priced like the chip's comparison: counted operations x 45 nm constants.
+def host_energy(net: Network, work: List[Dict[str, dict]]) -> dict:
+    """The host stages' counted operations over all samples (`work`: one
+    :func:`~neurograph.compile.ir.host_work` per sample), priced like the chip's comparison at 45 nm.
 
     Operations without a published 45 nm constant (random draws, compares, exp,
     divide) are counted and listed as unpriced, never guessed."""
-    stages, totals = {}, {"per_inference": 0.0, "once": 0.0}
+    stages, totals = {}, {"per_inference": 0.0, "per_graph": 0.0, "once": 0.0}
     for stage in net.host:
-        terms = {kind: _term(count, CMOS45[kind]) for kind, count in stage.ops.items() if kind in CMOS45 and count}
+        ops: Dict[str, int] = {}
+        for sample_work in work:
+            for kind, count in sample_work[stage.name]["ops"].items():
+                ops[kind] = ops.get(kind, 0) + int(count)
+        terms = {kind: _term(count, CMOS45[kind]) for kind, count in ops.items() if kind in CMOS45 and count}
         total = sum(t["energy_pj"] for t in terms.values())
         stages[stage.name] = {"when": stage.when, "feeds": list(stage.feeds), "what": stage.what, "terms": terms,
-                              "unpriced_ops": {k: int(v) for k, v in stage.ops.items() if k not in CMOS45 and v},
+                              "unpriced_ops": {k: int(v) for k, v in ops.items() if k not in CMOS45 and v},
                               "total_pj": total}
         totals[stage.when] += total
-    return {"where": "on the host (priced at 45 nm)", "stages": stages,
-            "per_inference_pj": totals["per_inference"], "once_pj": totals["once"]}
+    return {"where": "on the host (priced at 45 nm)", "stages": stages, "samples": len(work),
+            "per_inference_pj": totals["per_inference"], "per_graph_pj": totals["per_graph"],
+            "once_pj": totals["once"]}
 
 
-def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
-                  table: Optional[Dict[str, Constant]] = None, table_name: Optional[str] = None) -> dict:
+def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: List[Dict[str, dict]],
+                  chip: str = "loihi1", table: Optional[Dict[str, Constant]] = None,
+                  table_name: Optional[str] = None) -> dict:
     """Chip energy, the 45 nm SNN/ANN comparison and their ratios, every term with count and source.
 
     `table` (with a `table_name` for the report) replaces the chip's constants, e.g. measured ones.
@@ -150,7 +180,7 @@ def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
     synops = sum(p.synaptic_ops for p in counts.projections)
     active = sum(p.active_updates for p in counts.populations)
     inactive = sum(p.inactive_updates for p in counts.populations)
-    events = sum(p.events for p in counts.populations) + int(net.input.spikes.sum())   # input spikes enter once
+    events = sum(p.events for p in counts.populations) + counts.input_spikes   # input spikes enter once
     chip_terms = {
         "synaptic_ops": _term(synops, table["synaptic_op"]),
         "neuron_updates_active": _term(active, table["neuron_update_active"]),
@@ -172,12 +202,12 @@ def energy_report(net: Network, counts: RunCounts, chip: str = "loihi1",
     snn_total = sum(t["energy_pj"] for t in snn_terms.values())
     # the papers' convention: every synaptic op an accumulate, graded or not
     papers_term = _term(binary_ops + graded_ops, CMOS45["fp32_add"])
-    macs = ann_macs(net)
+    macs = ann_macs(net, graphs)
     ann_term = _term(sum(macs.values()), CMOS45["fp32_mac"])
     ann_total = ann_term["energy_pj"]
-    sparse_macs = ann_macs(net, sparse_input=True)
+    sparse_macs = ann_macs(net, graphs, sparse_input=True)
     sparse_term = _term(sum(sparse_macs.values()), CMOS45["fp32_mac"])
-    host = host_energy(net)
+    host = host_energy(net, work)
     caveats = ["static/leakage power", "host-chip I/O transfers",
                "host operations without a 45 nm constant (counted, listed as unpriced)",
                "routing: multi-hop spike energy and congestion", "ANN memory traffic",

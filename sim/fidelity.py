@@ -1,8 +1,8 @@
 """Where the quantized network departs from the float one, layer by layer.
 
 Compares the folded float IR (``network.float.npz``) with the fixed-point IR,
-both on the reference executor, so a user whose deployed accuracy drops can see
-which layer and which parameter caused it:
+both on the reference executor over the same samples, so a user whose deployed
+accuracy drops can see which layer and which parameter caused it:
 
 * spike mismatch: the fraction of (neuron, step) spike decisions that differ,
   overall and per step;
@@ -13,63 +13,68 @@ which layer and which parameter caused it:
 * accuracy with the first l layers swapped to fixed point (their spikes fed to
   the float remainder), l = 0 .. all;
 * saturation and wrap-around events counted during the fixed-point run.
+
+The two runs step in lockstep, so memory is one step's worth whatever T.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
 from neurograph.compile.ir import Network
-from neurograph.sim.reference import SimResult, input_raster, population_input, relay_outputs, run_reference
-from neurograph.sim.report import accuracy
+from neurograph.sim.reference import SimResult, Window, run_reference, steps
+from neurograph.sim.scoring import accuracy
 
 
-def fidelity_report(float_net: Network, fixed_net: Network, fixed_run: Optional[SimResult] = None) -> dict:
-    """`fixed_run`: the fixed network's reference run, if already made."""
-    float_run = run_reference(float_net)
-    fixed_run = fixed_run or run_reference(fixed_net)
+def fidelity_report(float_net: Network, float_windows: List[Window], fixed_net: Network,
+                    fixed_windows: List[Window], fixed_run: Optional[SimResult] = None) -> dict:
+    """Float vs fixed point on one sequence of windows; `fixed_run`: the fixed network's reference run."""
+    float_run = run_reference(float_net, float_windows)
+    fixed_run = fixed_run or run_reference(fixed_net, fixed_windows)
     quant = fixed_net.metadata.get("quantization", {})
-
-    # every population's input, float and fixed, from the same (float) presynaptic spikes
-    spikes_f = float_run.spikes
-    out_f = {float_net.input.name: input_raster(float_net), **relay_outputs(float_net, spikes_f),
-             **{k: v.astype(np.float64) for k, v in spikes_f.items()}}
-    out_q = {fixed_net.input.name: input_raster(fixed_net), **relay_outputs(fixed_net, spikes_f),
-             **{k: v.astype(np.int64) for k, v in spikes_f.items()}}
-    layers = {}
+    samples = [w.sample for w in fixed_windows]
+    layers = {pop.name: {"sq": 0.0, "signal": 0.0, "max": 0.0, "count": 0}
+              for pop in fixed_net.populations if not pop.neuron.graded}
+    lockstep = zip(steps(float_net, float_windows), steps(fixed_net, fixed_windows, given=float_run.spikes))
+    for f_step, q_step in lockstep:          # every population's input, float and fixed, from the float spikes
+        for name, acc in layers.items():
+            scale = quant.get(name, {}).get("activation_scale")
+            if not scale:
+                continue
+            threshold = float_net.population(name).threshold or 1.0     # readout: float units
+            a_f = f_step.inputs[name] / threshold
+            err = q_step.inputs[name] / scale / threshold - a_f
+            acc["sq"] += float(np.sum(err ** 2))
+            acc["signal"] += float(np.sum(a_f ** 2))
+            acc["max"] = max(acc["max"], float(np.abs(err).max(initial=0.0)))
+            acc["count"] += err.size
+    report = {}
     for pop in fixed_net.populations:
-        if pop.kind == "relay":
+        if pop.neuron.graded:
             continue
-        q = quant.get(pop.name, {})
-        scale = q.get("activation_scale")
-        a_f = population_input(float_net, pop.name, out_f, fixed=False)
-        a_q = population_input(fixed_net, pop.name, out_q, fixed=True) / scale if scale else None
-        threshold = float_net.population(pop.name).threshold or 1.0   # readout: float units
+        q, acc = quant.get(pop.name, {}), layers[pop.name]
         entry = {"parameters": {k: q.get(k) for k in ("weight_exp", "adjacency_exp", "vth", "bias_exp",
-                                                      "payload_bits", "edges_dropped_by_rounding")}}
-        if a_q is not None:
-            err = (a_q - a_f) / threshold
-            entry["current_error"] = {"rms": float(np.sqrt(np.mean(err ** 2))), "max": float(np.abs(err).max()),
-                                      "signal_rms": float(np.sqrt(np.mean((a_f / threshold) ** 2)))}
-        if pop.spiking:
-            differ = spikes_f[pop.name] != fixed_run.spikes[pop.name]
+                                                      "payload_bits")}}
+        if acc["count"]:
+            entry["current_error"] = {"rms": (acc["sq"] / acc["count"]) ** 0.5, "max": acc["max"],
+                                      "signal_rms": (acc["signal"] / acc["count"]) ** 0.5}
+        if pop.neuron.spiking:
+            differ = float_run.raster(pop.name) != fixed_run.raster(pop.name)
             entry["spike_mismatch"] = {"rate": float(differ.mean()), "per_step": [
                 float(x) for x in differ.reshape(differ.shape[0], -1).mean(axis=1)]}
         entry["saturation"] = {k.split(".", 1)[1]: v for k, v in fixed_run.saturation.items()
                                if k.split(".", 1)[0] == pop.name}
-        layers[pop.name] = entry
+        report[pop.name] = entry
 
-    spiking = [p.name for p in fixed_net.populations if p.spiking]
-    swaps = [{"fixed_layers": [], "accuracy": accuracy(float_run.readout, float_net)}]
+    spiking = [p.name for p in fixed_net.populations if p.neuron.spiking]
+    swaps = [{"fixed_layers": [], "accuracy": accuracy(float_run, samples)}]
     for i in range(1, len(spiking) + 1):
         given = {name: fixed_run.spikes[name] for name in spiking[:i]}
         swaps.append({"fixed_layers": spiking[:i],
-                      "accuracy": accuracy(run_reference(float_net, given).readout, float_net)})
-    swaps.append({"fixed_layers": "all", "accuracy": accuracy(fixed_run.readout, fixed_net)})
-    return {
-        "layers": layers,
-        "accuracy_with_fixed_layers": swaps,
-        "prediction_agreement": float((float_run.predictions() == fixed_run.predictions()).mean()),
-        "float_accuracy": accuracy(float_run.readout, float_net),
-    }
+                      "accuracy": accuracy(run_reference(float_net, float_windows, given, record=False), samples)})
+    swaps.append({"fixed_layers": "all", "accuracy": accuracy(fixed_run, samples)})
+    agree = np.concatenate([(a.argmax(axis=1) == b.argmax(axis=1)).ravel()
+                            for a, b in zip(float_run.readouts, fixed_run.readouts)])
+    return {"layers": report, "accuracy_with_fixed_layers": swaps,
+            "prediction_agreement": float(agree.mean()), "float_accuracy": accuracy(float_run, samples)}

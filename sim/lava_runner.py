@@ -1,22 +1,25 @@
 """Run a fixed-point network on Lava's CPU simulator (it stands in for the chip).
 
-Builds the process graph with :func:`neurograph.compile.lava.lower_to_lava`, runs
-``num_steps`` steps with ``Loihi2SimCfg(select_tag="fixed_pt")``, and always
-stops the runtime -- also when a model raised, where Lava's own ``stop()`` would
-hang (lava-fixed-point.md, 4.4), so we end its actors ourselves.
+Builds the process graph for a sequence of windows with
+:func:`neurograph.compile.lava.lower.lower_to_lava`, runs it with
+``Loihi2SimCfg(select_tag="fixed_pt")``, and always stops the runtime -- also when
+a model raised, where Lava's own ``stop()`` would hang (lava-fixed-point.md, 4.4),
+so we end its actors ourselves.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import List, Sequence
 
 import numpy as np
 
 from neurograph.compile.ir import Network
-from neurograph.sim.reference import SimResult
+from neurograph.sim.reference import SimResult, Window, prepare, sequences
 
 
 class LavaRunError(RuntimeError):
@@ -35,25 +38,23 @@ def _force_stop(runtime) -> None:
         try:
             if actor.is_alive():
                 actor.terminate()
-                actor.join(timeout=5)
+                # Lava's SystemProcess.join() takes no timeout: use multiprocessing's own
+                multiprocessing.Process.join(actor, 5)
+                if actor.is_alive():
+                    actor.kill()
         except ValueError:   # already closed
             pass
-    smm = getattr(infrastructure, "_smm", None)
-    if smm is not None:
+    for part in (getattr(infrastructure, "_smm", None), getattr(runtime, "_watchdog_manager", None)):
         try:
-            smm.shutdown()
-        except Exception:
-            pass
-    watchdog = getattr(runtime, "_watchdog_manager", None)
-    if watchdog is not None:
-        try:
-            watchdog.stop()
+            if part is not None:
+                part.shutdown() if hasattr(part, "shutdown") else part.stop()
         except Exception:
             pass
 
 
-def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, chunk: int = 0) -> SimResult:
-    """Run `net` on Lava; returns spike rasters of every spiking population and the readout.
+def run_on_lava(net: Network, windows: List[Window], lowering: str = "fused", progress: bool = False,
+                chunk: int = 0) -> SimResult:
+    """Run `windows` back to back (state carried) on Lava; spike rasters (bit-packed) and readouts.
 
     `chunk` > 0 runs that many steps per run() call (for a progress bar); 0 runs all at once.
     """
@@ -66,7 +67,7 @@ def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, c
     seconds = {}
     try:
         start = time.perf_counter()
-        built = lower_to_lava(net, workdir, lowering)
+        built = lower_to_lava(net, windows, workdir, lowering)
         seconds["build"] = time.perf_counter() - start
         proc, steps = built.any_process, built.num_steps
         run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
@@ -83,6 +84,8 @@ def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, c
                     bar.update(k)
         except BaseException as exc:
             _force_stop(proc.runtime)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             raise LavaRunError(f"the Lava run failed ({type(exc).__name__}: {exc}); its processes were "
                                f"terminated. Lava logs a stock model's traceback only at INFO level.") from exc
         finally:
@@ -94,13 +97,16 @@ def run_on_lava(net: Network, lowering: str = "fused", progress: bool = False, c
         if failures:
             raise LavaRunError("a process model failed during the Lava run (the run was completed with its "
                                "state frozen and stopped):\n" + "\n".join(f.read_text() for f in failures))
-        spikes = {}
-        for name, path in built.spike_files.items():
-            packed = np.load(path)
-            n_features = net.population(name).shape[1]
-            spikes[name] = np.unpackbits(packed, axis=-1, count=n_features).astype(bool)
-        readout = np.load(built.readout_file)
+        spikes = {name: np.load(path) for name, path in built.spike_files.items()}
+        readouts = list(np.load(built.readout_file))
         seconds["total"] = seconds["build"] + seconds["run"]
-        return SimResult(engine=f"lava-{lowering}", spikes=spikes, readout=readout, seconds=seconds)
+        return SimResult(engine=f"lava-{lowering}", window=net.window_steps, spikes=spikes,
+                         features={name: net.population(name).features for name in spikes}, readouts=readouts,
+                         seconds=seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_samples_on_lava(net: Network, samples: Sequence, carry: bool = False, lowering: str = "fused") -> List[SimResult]:
+    """Run `samples` on Lava: one result per sample (state reset: a fresh network each) or one for all."""
+    return [run_on_lava(net, seq, lowering) for seq in sequences(prepare(net, samples), carry)]

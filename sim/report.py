@@ -14,32 +14,32 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from neurograph.compile.ir import AGGREGATIONS, Network, head_matrices
-
-
-def accuracy(readout: np.ndarray, net: Network, split: str = "test") -> Optional[float]:
-    if net.task is None:
-        return None
-    mask = net.task.masks[split]
-    return float((np.asarray(readout).argmax(axis=1)[mask] == net.task.labels[mask]).mean())
+from neurograph.compile.graphs import RULES
+from neurograph.compile.ir import Network
 
 
 def build_report(net: Network, simulation: dict, counts: dict, energy: dict, mapping: Optional[dict] = None) -> dict:
     """Assemble the report from the compiled network, the simulation summary, counts and energy."""
     training = net.metadata.get("training", {})
+    rules = sorted({RULES[p.rule].what for p in net.graph_projections})
     return {
         "config": net.metadata.get("config", {}),
-        "dataset": net.metadata.get("dataset"),
+        "dataset": ", ".join(dict.fromkeys(s["name"] for s in simulation["samples"][:3]))
+        + (f" (+{len(simulation['samples']) - 3} more)" if len(simulation["samples"]) > 3 else ""),
+        "trained_on": net.metadata.get("trained_on"),
+        "made_from": simulation.get("made_from", {}),
         "network": {
-            "populations": [{"name": p.name, "kind": p.kind, "shape": list(p.shape)} for p in net.populations],
+            "populations": [{"name": p.name, "kind": p.kind, "features": p.features} for p in net.populations],
             "projections": [{"name": p.name, "kind": p.kind, "source": p.source, "target": p.target,
-                             "exponent": p.exponent, "delay": p.delay,
-                             "heads": len(head_matrices(p.weight)) if p.kind == "graph" else None}
+                             "exponent": p.exponent, "delay": p.delay, "feedback": net.is_feedback(p),
+                             "rule": p.rule or None, "heads": p.heads if p.kind == "graph" else None}
                             for p in net.projections],
-            "input_steps": net.input.num_steps, "run_steps": net.num_steps,
-            "aggregation": AGGREGATIONS[net.aggregation],
+            "input_steps": net.input.num_steps, "run_steps": net.window_steps,
+            "aggregation": "; ".join(rules),
             "quantization": net.metadata.get("quantization", {}),
         },
+        "samples": simulation["samples"],
+        "binding": simulation.get("binding", {}),
         "accuracy": {
             "float_models": training.get("accuracy", {}),          # torch, deployed inference form
             **simulation["accuracy"],                               # per engine, from readouts
@@ -136,8 +136,9 @@ def render_markdown(report: dict) -> str:
     lines = [f"# neurograph report: {model.get('name', '?')} on {report.get('dataset')}",
              "",
              f"T = {report['network']['input_steps']} input steps, {report['network']['run_steps']} run steps "
-             f"(pipeline delay included); neuron {model.get('neuron')}, STFN {model.get('stfn')}, "
-             f"chip constants: {energy['chip']}.",
+             f"per sample (pipeline delay included); neuron {model.get('neuron')}, STFN {model.get('stfn')}, "
+             f"chip constants: {energy['chip']}; trained on {report.get('trained_on')}, "
+             f"{len(report['samples'])} sample(s).",
              "", "## Accuracy (test split)", "", "| model | accuracy |", "|---|---|"]
     for name, value in acc.get("float_models", {}).items():
         lines.append(f"| {name} (float, PyTorch) | {_pct(value)} |")
@@ -158,20 +159,21 @@ def render_markdown(report: dict) -> str:
                   "Input-current error given the same presynaptic spikes, in units of the threshold "
                   "(the readout has none: float units).", "",
                   "| population | spike mismatch | worst step | current error RMS | max | signal RMS | "
-                  "weight exp | aggregation exp | vth | edges rounded to 0 | saturation/wrap |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "weight exp | aggregation exp | vth | saturation/wrap |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name, layer in quant["layers"].items():
             sm, ce, pa = layer.get("spike_mismatch"), layer.get("current_error", {}), layer["parameters"]
             sat = sum(layer["saturation"].values())
             lines.append(f"| {name} | {_pct(sm['rate']) if sm else '-'} | {_pct(max(sm['per_step'])) if sm else '-'} | "
                          f"{ce.get('rms', float('nan')):.4f} | {ce.get('max', float('nan')):.4f} | "
                          f"{ce.get('signal_rms', float('nan')):.3f} | {pa['weight_exp']} | {pa['adjacency_exp']} | "
-                         f"{pa['vth'] if pa['vth'] is not None else '-'} | {pa['edges_dropped_by_rounding']} | {sat} |")
+                         f"{pa['vth'] if pa['vth'] is not None else '-'} | {sat} |")
         lines += ["", "| layers in fixed point | test accuracy |", "|---|---|"]
         for swap in quant["accuracy_with_fixed_layers"]:
             layers = swap["fixed_layers"]
             label = "none (float IR)" if layers == [] else ("all (deployed)" if layers == "all" else ", ".join(layers))
             lines.append(f"| {label} | {_pct(swap['accuracy'])} |")
+    lines += samples_section(report)
     lines += ["", "## Activity", "", "| population | kind | neurons | events | firing rate (per neuron-step) |",
               "|---|---|---|---|---|"]
     for p in report["counts"]["populations"]:
@@ -214,6 +216,7 @@ def render_markdown(report: dict) -> str:
     if mapping:
         chip = mapping["chip"]
         lines += ["", f"## Chip mapping ({chip['name']})", "",
+                  f"Graph: {mapping.get('graph')}. "
                   f"**{mapping['cores']:,} cores on {mapping['chips']} chip(s)** ({chip['cores_per_chip']} cores per "
                   f"chip); synaptic memory of the expanded network: {mapping['synapse_memory_bits'] / 8 / 2**20:,.1f} MiB "
                   f"at {chip['bits_per_synapse']} bits per synapse (weights only). Limits: {chip['source']}.",
@@ -244,8 +247,29 @@ def where_it_runs(report: dict) -> list:
         unpriced = ", ".join(f"{k} {v:,}" for k, v in stage["unpriced_ops"].items()) or "-"
         lines.append(f"| {name} | {stage['when'].replace('_', ' ')} | {', '.join(stage['feeds'])} | {stage['what']} | "
                      f"{ops} | {unpriced} | {_pj(stage['total_pj'])} |")
-    lines += ["", f"- host energy per inference {_pj(host['per_inference_pj'])}; once per deployment "
-                  f"{_pj(host['once_pj'])} (not included in the chip totals below)"]
+    binding = report.get("binding") or {}
+    if binding:
+        lines += ["", f"- host-to-chip transfer per new graph: {binding['bytes_per_graph']['mean']:,.0f} bytes on "
+                      f"average (max {binding['bytes_per_graph']['max']:,}; {binding['synapses_per_graph']['mean']:,.0f} "
+                      f"synapses), bound in {1000 * binding['seconds_per_graph']:.1f} ms on the host: "
+                      f"{binding['what']}"]
+    lines += ["", f"- host energy over the {host['samples']} sample(s): per inference {_pj(host['per_inference_pj'])}, "
+                  f"per graph {_pj(host['per_graph_pj'])}, once {_pj(host['once_pj'])} (not included in the chip "
+                  f"totals below)"]
+    return lines
+
+
+def samples_section(report: dict) -> list:
+    """Per-sample accuracy and agreement, when a run covered more than one sample."""
+    samples = report["samples"]
+    if len(samples) < 2:
+        return []
+    lines = ["", f"## Samples ({len(samples)})", "", "| sample | nodes | edges | reference accuracy | Lava accuracy | "
+             "readout identical | bytes to bind |", "|---|---|---|---|---|---|---|"]
+    for s in samples:
+        acc = s["accuracy"]
+        lines.append(f"| {s['name']} | {s['nodes']:,} | {s['edges']:,} | {_pct(acc.get('fixed_reference'))} | "
+                     f"{_pct(acc.get('lava'))} | {s.get('readout_identical', '-')} | {s['binding']['bytes']:,} |")
     return lines
 
 

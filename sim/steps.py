@@ -1,95 +1,211 @@
 """The simulate and report steps, on files (no training code, no torch).
 
-    network.npz (+ network.float.npz) --simulate--> simulation.json + spikes.npz
-    network.npz + simulation.json + spikes.npz --report--> report.json + report.md + report.html
+    network.npz (+ network.float.npz) + samples.npz --simulate--> simulation.json + spikes.npz
+    network.npz + samples.npz + simulation.json + spikes.npz --report--> report.json + report.md + report.html
+
+One compiled network, many samples: each sample runs with state reset (its own
+run) or all run as one sequence with state carried (``carry``). Every output names
+the sha256 of the network and sample files it was made from, and ``report``
+refuses inputs that do not belong together.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from neurograph.compile.artifact import load_network
-from neurograph.compile.ir import Network
+from neurograph.compile.artifact import ArtifactError, atomic_savez, atomic_write_text, file_hash, load_network
+from neurograph.compile.ir import Network, host_work
 from neurograph.compile.mapping import CHIP_LIMITS, map_network
-from neurograph.sim.counters import count_events
-from neurograph.sim.fidelity import fidelity_report
+from neurograph.compile.samples import Sample, load_samples
+from neurograph.sim.counters import EventCounter, RunCounts, count_events, merge_counts
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
+from neurograph.sim.fidelity import fidelity_report
 from neurograph.sim.plots import all_plots
-from neurograph.sim.reference import SimResult, run_reference, spike_agreement
-from neurograph.sim.report import accuracy, build_report, write_report
+from neurograph.sim.reference import SimResult, prepare, run_reference, sequences
+from neurograph.sim.report import build_report, write_report
+from neurograph.sim.scoring import correct_and_total, pooled_accuracy
 
 ENGINES = ("lava", "reference")
 
 
-def simulate_network(net: Network, float_net: Optional[Network] = None, engine: str = "lava",
-                     lowering: str = "fused", progress: bool = True) -> Tuple[dict, SimResult]:
-    """Run a compiled network on the reference and (engine='lava') on Lava; compare them spike for spike.
+def graph_stats(net: Network, window) -> dict:
+    """What the energy model needs of one sample's graph."""
+    s = window.sample
+    return {"name": s.name, "num_nodes": s.num_nodes, "edges": s.num_edges,
+            "input_nonzero": int(np.count_nonzero(s.features)) if s.features is not None else int(s.spikes.any(0).sum()),
+            "graph_nnz": {pr: [int(m.nnz) for m in ms] for pr, ms in window.binding.matrices.items()}}
 
-    Returns the summary (accuracies, fidelity, timings) and the deployed run's result.
-    """
+
+def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optional[Network] = None,
+                     engine: str = "lava", lowering: str = "fused", carry: bool = False,
+                     progress: bool = True) -> Tuple[dict, List[SimResult], RunCounts]:
+    """Run `samples` on the reference and (engine='lava') on Lava; compare them spike for spike.
+
+    Returns the summary (accuracy per sample and pooled, fidelity, binding cost, timings), the
+    deployed runs and the events counted from the deployed runs' spikes."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    reference = run_reference(net)
-    summary = {"engine": engine, "lowering": lowering if engine == "lava" else None,
-               "accuracy": {"fixed_reference": accuracy(reference.readout, net)},
-               "fidelity": {"saturation": reference.saturation},
-               "seconds": {"reference_run": reference.seconds["run"]}}
-    if float_net is not None:
-        quantization = fidelity_report(float_net, net, reference)
-        summary["accuracy"]["float_ir_reference"] = quantization["float_accuracy"]
-        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = quantization["prediction_agreement"]
-        summary["fidelity"]["quantization"] = quantization
-    deployed = reference
+    windows = prepare(net, samples)
+    runs = sequences(windows, carry)
+    float_runs = sequences(prepare(float_net, samples), carry) if float_net is not None else None
+    per_sample, deployed_runs, counts = [], [], []
+    equal = total = 0
+    per_pop: dict = {}
+    identical, saturation, seconds, quantization = True, {}, {"reference_run": 0.0}, None
+    scores = {"fixed_reference": [], "lava": [], "float_ir_reference": []}
+    float_agree = []
+    for i, seq in enumerate(runs):
+        counter = EventCounter(net, seq[0].binding.num_nodes)
+        reference = run_reference(net, seq, observers=[counter])
+        seconds["reference_run"] += reference.seconds["run"]
+        for k, v in reference.saturation.items():
+            saturation[k] = saturation.get(k, 0) + v
+        deployed, run_counts = reference, counter.counts
+        if engine == "lava":
+            from neurograph.sim.lava_runner import run_on_lava
+            deployed = run_on_lava(net, seq, lowering=lowering, progress=progress,
+                                   chunk=max(1, len(seq) * net.window_steps // 20))
+            for k, v in deployed.seconds.items():
+                seconds[f"lava_{k}"] = seconds.get(f"lava_{k}", 0.0) + v
+            same_readouts = all(np.array_equal(a, b) for a, b in zip(reference.readouts, deployed.readouts))
+            for name in reference.spikes:
+                ra, rb = reference.raster(name), deployed.raster(name)
+                eq = int(np.count_nonzero(ra == rb)) if ra.shape == rb.shape else 0
+                e0, t0 = per_pop.get(name, (0, 0))
+                per_pop[name] = (e0 + eq, t0 + ra.size)
+                equal, total = equal + eq, total + ra.size
+            agree_all = all(np.array_equal(reference.spikes[k], deployed.spikes[k]) for k in reference.spikes)
+            identical = identical and same_readouts
+            if not (agree_all and same_readouts):       # count what Lava actually did
+                run_counts = count_events(net, seq, deployed.spikes)
+        if float_runs is not None:
+            float_seq = float_runs[i]
+            if i == 0:
+                quantization = fidelity_report(float_net, float_seq, net, seq, reference)
+            float_run = run_reference(float_net, float_seq, record=False)
+            for a, b, w in zip(float_run.readouts, reference.readouts, float_seq):
+                scores["float_ir_reference"].append(correct_and_total(a, w.sample))
+                float_agree.append((a.argmax(axis=1) == b.argmax(axis=1)).mean())
+        deployed_runs.append(deployed)
+        counts.append(run_counts)
+        for k, win in enumerate(seq):
+            ref_score = correct_and_total(reference.readouts[k], win.sample)
+            scores["fixed_reference"].append(ref_score)
+            entry = {"name": win.sample.name, "run": i, "nodes": win.sample.num_nodes, "edges": win.sample.num_edges,
+                     "binding": {k2: v for k2, v in win.binding.cost.items() if k2 != "what"},
+                     "accuracy": {"fixed_reference": _ratio(ref_score)}}
+            if engine == "lava":
+                lava_score = correct_and_total(deployed.readouts[k], win.sample)
+                scores["lava"].append(lava_score)
+                entry["accuracy"]["lava"] = _ratio(lava_score)
+                entry["readout_identical"] = bool(np.array_equal(reference.readouts[k], deployed.readouts[k]))
+            per_sample.append(entry)
+    summary = {"engine": engine, "lowering": lowering if engine == "lava" else None, "carry": carry,
+               "samples": per_sample,
+               "accuracy": {k: pooled_accuracy(v) for k, v in scores.items() if v},
+               "fidelity": {"saturation": saturation}, "seconds": seconds,
+               "binding": _binding_summary(windows),
+               "graphs": [graph_stats(net, w) for w in windows],
+               "host_work": [host_work(net, w.sample) for w in windows]}
     if engine == "lava":
-        from neurograph.sim.lava_runner import run_on_lava
-        deployed = run_on_lava(net, lowering=lowering, progress=progress, chunk=max(1, net.num_steps // 20))
-        summary["accuracy"]["lava"] = accuracy(deployed.readout, net)
-        summary["fidelity"]["spike_agreement"] = spike_agreement(reference, deployed)
-        summary["fidelity"]["readout_identical"] = bool(np.array_equal(reference.readout, deployed.readout))
-        summary["seconds"].update({f"lava_{k}": v for k, v in deployed.seconds.items()})
-        summary["seconds"]["lava_per_step"] = deployed.seconds["run"] / net.num_steps
-    return summary, deployed
+        summary["fidelity"]["spike_agreement"] = {**{k: e / t if t else 1.0 for k, (e, t) in per_pop.items()},
+                                                  "all": equal / total if total else 1.0}
+        summary["fidelity"]["readout_identical"] = identical
+        summary["seconds"]["lava_per_step"] = seconds["lava_run"] / sum(len(s) for s in runs) / net.window_steps
+    if quantization is not None:
+        summary["fidelity"]["quantization"] = quantization
+        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = float(np.mean(float_agree))
+    return summary, deployed_runs, merge_counts(counts)
 
 
-def simulate(network_path, out_dir, engine: str = "lava", lowering: str = "fused", progress: bool = True) -> dict:
-    """File form of :func:`simulate_network`: network.npz (+ network.float.npz) -> simulation.json + spikes.npz."""
-    network_path, out = Path(network_path), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def _ratio(score) -> Optional[float]:
+    correct, total = score
+    return correct / total if total else None
+
+
+def _binding_summary(windows) -> dict:
+    costs = [w.binding.cost for w in windows]
+    return {"what": costs[0]["what"] if costs else "",
+            "bytes_per_graph": {"mean": float(np.mean([c["bytes"] for c in costs])),
+                                "max": int(max(c["bytes"] for c in costs))},
+            "synapses_per_graph": {"mean": float(np.mean([c["synapses"] for c in costs])),
+                                   "max": int(max(c["synapses"] for c in costs))},
+            "seconds_per_graph": float(np.mean([c["seconds"] for c in costs])),
+            "graphs": len(costs)}
+
+
+def simulate(network_path, samples_path, out_dir, engine: str = "lava", lowering: str = "fused",
+             carry: bool = False, progress: bool = True) -> dict:
+    """File form of :func:`simulate_samples`: network.npz (+ network.float.npz) + a sample file ->
+    simulation.json + spikes.npz, each naming the sha256 of the files it was made from."""
+    network_path, samples_path, out = Path(network_path), Path(samples_path), Path(out_dir)
     float_path = network_path.with_name(network_path.name.replace(".npz", ".float.npz"))
-    float_net = load_network(float_path) if float_path.is_file() else None
-    summary, deployed = simulate_network(load_network(network_path), float_net, engine, lowering, progress)
-    _save_result(deployed, out / "spikes.npz")
-    (out / "simulation.json").write_text(json.dumps(summary, indent=2))
+    net, samples = load_network(network_path), load_samples(samples_path)
+    float_net = load_network(float_path) if float_path.is_file() and float_path != network_path else None
+    summary, runs, counts = simulate_samples(net, samples, float_net, engine, lowering, carry, progress)
+    provenance = {"network": str(network_path.resolve()), "network_sha256": file_hash(network_path),
+                  "samples": str(samples_path.resolve()), "samples_sha256": file_hash(samples_path)}
+    summary = {"made_from": provenance, **summary, "counts": counts.to_dict()}
+    arrays = {"made_from": np.frombuffer(json.dumps(provenance).encode(), dtype=np.uint8)}
+    for i, run in enumerate(runs):
+        arrays[f"run{i}.readouts"] = np.stack(run.readouts)
+        arrays.update({f"run{i}.spikes.{k}": v for k, v in run.spikes.items()})
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_savez(out / "spikes.npz", arrays)
+    atomic_write_text(out / "simulation.json", json.dumps(summary, indent=2))
     return summary
 
 
-def _save_result(result: SimResult, path: Path) -> None:
-    arrays = {f"spikes.{k}": np.packbits(v, axis=-1) for k, v in result.spikes.items()}
-    np.savez_compressed(path, readout=result.readout, engine=np.array(result.engine), **arrays)
-
-
-def load_spikes(path, net) -> dict:
-    with np.load(path) as z:
-        return {k[len("spikes."):]: np.unpackbits(z[k], axis=-1, count=net.population(k[len("spikes."):]).shape[1])
-                .astype(bool) for k in z.files if k.startswith("spikes.")}
+def load_run_spikes(path, net: Network, run: int = 0) -> dict:
+    """One run's spike rasters, bool (steps, N, F), from spikes.npz."""
+    prefix = f"run{run}.spikes."
+    with np.load(path, allow_pickle=False) as z:
+        return {k[len(prefix):]: np.unpackbits(z[k], axis=-1, count=net.population(k[len(prefix):]).features)
+                .astype(bool) for k in z.files if k.startswith(prefix)}
 
 
 def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None,
            plots: bool = True) -> dict:
-    """Count events in the simulated run, price them, and write report.json / .md / .html (with plots)."""
+    """Price a simulated run's events and write report.json / .md / .html (with plots).
+
+    Refuses a run directory whose simulation was made from another network or sample file."""
     run_dir = Path(run_dir)
-    net = load_network(network_path or run_dir / "network.npz")
-    simulation = json.loads((run_dir / "simulation.json").read_text())
-    spikes = load_spikes(run_dir / "spikes.npz", net)
-    counts = count_events(net, spikes)
+    network_path = Path(network_path or run_dir / "network.npz")
+    sim_path = run_dir / "simulation.json"
+    if not sim_path.is_file():
+        raise ArtifactError(f"{sim_path} does not exist; run `neurograph simulate` into {run_dir} first")
+    try:
+        simulation = json.loads(sim_path.read_text())
+        made_from = simulation["made_from"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{sim_path} is not a simulation summary ({type(exc).__name__}); simulate again") from exc
+    net = load_network(network_path)
+    if file_hash(network_path) != made_from.get("network_sha256"):
+        raise ArtifactError(f"{sim_path} was simulated from another network than {network_path} (sha256 differs); "
+                            f"simulate this network again, or pass the network it was made from")
     if chip not in ENERGY_TABLES and energy_table is None:
         raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(ENERGY_TABLES)} or pass an energy table")
     table = load_energy_table(energy_table) if energy_table else None
-    mapping = map_network(net, chip).to_dict() if chip in CHIP_LIMITS else None
-    energy = energy_report(net, counts, chip, table, table_name=f"{Path(energy_table).name}" if table else None)
+    counts = _counts_from_dict(simulation["counts"])
+    mapping = None
+    if chip in CHIP_LIMITS:
+        samples_path = Path(made_from["samples"])
+        if samples_path.is_file() and file_hash(samples_path) == made_from.get("samples_sha256"):
+            first = prepare(net, load_samples(samples_path)[:1])[0]
+            mapping = map_network(net, first.binding, chip).to_dict()
+            mapping["graph"] = first.sample.name
+    energy = energy_report(net, counts, simulation["graphs"], simulation["host_work"], chip, table,
+                           table_name=f"{Path(energy_table).name}" if table else None)
     result = build_report(net, simulation, counts.to_dict(), energy, mapping)
+    spikes = load_run_spikes(run_dir / "spikes.npz", net) if plots else None
     write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result
+
+
+def _counts_from_dict(d: dict) -> RunCounts:
+    from neurograph.sim.counters import PopulationCounts, ProjectionCounts
+    return RunCounts(d["steps"], d["input_spikes"], [ProjectionCounts(**p) for p in d["projections"]],
+                     [PopulationCounts(**{k: v for k, v in p.items() if k != "firing_rate"}) for p in d["populations"]])

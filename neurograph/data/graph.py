@@ -58,7 +58,8 @@ def load_graph(cfg: DataConfig) -> GraphData:
     if name == "actor":
         return load_actor(cfg.root, cfg.cache)
     if name == "synthetic":
-        return make_csbm(cfg.num_nodes, cfg.num_classes, cfg.num_features, cfg.avg_degree, cfg.homophily, cfg.seed)
+        return make_csbm(cfg.num_nodes, cfg.num_classes, cfg.num_features, cfg.avg_degree, cfg.homophily, cfg.seed,
+                         cfg.prototype_seed)
     if name in PLANETOID_NAMES:
         return load_planetoid(name, cfg.root, cfg.cache)
     raise ValueError(f"unknown dataset {cfg.name!r}; choose one of {sorted(PLANETOID_NAMES) + ['actor', 'dblp', 'synthetic']}")

@@ -15,7 +15,6 @@ measured by :meth:`GASNN.live_attention_logits` (per-step attention, as trained)
 """
 from __future__ import annotations
 
-import scipy.sparse as sp
 import torch
 
 from neurograph.layers import SpikingGraphAttention
@@ -23,21 +22,23 @@ from neurograph.models.gcsnn import GCSNN
 
 
 class GASNN(GCSNN):
-    aggregation = "frozen_attention"
+    aggregation_rule = "attention"
 
     def make_conv(self, layer: int, in_features: int, out_features: int) -> SpikingGraphAttention:
         return SpikingGraphAttention(in_features, out_features, heads=self.cfg.layer_heads()[layer],
                                      dropout=self.cfg.attention_dropout, scores_from=self.cfg.attention_scores_from)
 
-    def aggregation_matrix(self, layer: int, graph):
-        """Layer `layer`'s frozen attention, A[target, source]: one CSR, or a list of one per head."""
-        conv = self.convs[layer]
-        if not torch.equal(conv.frozen_edges, graph.edge_index):
-            raise RuntimeError("GA-SNN attention is not calibrated for this graph: call inference_logits first")
-        src, dst = graph.edge_index.numpy()
-        heads = [sp.csr_matrix((alpha.double().numpy(), (dst, src)), shape=(graph.num_nodes, graph.num_nodes))
-                 for alpha in conv.frozen.t()]
-        return heads[0] if len(heads) == 1 else heads
+    def attention_coefficients(self, graph, input_seed: int):
+        """The host stage of a deployment on `graph`: every layer's frozen attention computed on this
+        graph's deployed input (STFN statistics stay those of the training graph), as (E, heads)
+        arrays over graph.edge_index (self loops included), and the pass's counted operations."""
+        from neurograph.compile.export import calibration_ops
+        self.eval()
+        with torch.no_grad():
+            self.inference_logits(graph, input_seed, calibrate_stfn=False)
+            spikes = int(self.deployed_input(graph, input_seed).coalesce().values().sum())
+        coefficients = [conv.frozen.double().cpu().numpy().copy() for conv in self.convs]
+        return coefficients, calibration_ops(self, graph, spikes)
 
     def live_attention_logits(self, graph, input_seed: int) -> torch.Tensor:
         """Logits with per-step attention (the trained model) and the deployed STFN statistics."""

@@ -14,20 +14,18 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Dict, List
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
 from neurograph.config import ModelConfig
-from neurograph.encoding import draw_spikes, encode, encode_events
+from neurograph.encoding import draw_spikes, encode_events
 from neurograph.layers import GRAPH_CONV_DELAY, SpikingGraphConv, sparse_spikes, spike_raster, window_dropout
 from neurograph.neurons import run_neurons
 from neurograph.norm import STFN
 
 
 class GCSNN(nn.Module):
-    aggregation = "gcn_adjacency"       # what the deployed aggregation weights are (see compile/ir.py)
+    aggregation_rule = "gcn"           # how a graph becomes the deployed aggregation weights (compile/graphs.py)
 
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
         super().__init__()
@@ -41,7 +39,7 @@ class GCSNN(nn.Module):
         self.convs = nn.ModuleList(self.make_conv(i, a, b) for i, (a, b) in enumerate(sizes))
         hidden = [b for _, b in sizes[:-1]]
         if cfg.stfn:
-            self.norms = nn.ModuleList(STFN(num_nodes, f, cfg.threshold) for f in hidden)
+            self.norms = nn.ModuleList(STFN(f, cfg.threshold) for f in hidden)
         else:
             self.biases = nn.ParameterList(nn.Parameter(torch.zeros(f)) for f in hidden)
         self.readout_bias = nn.Parameter(torch.zeros(num_classes))
@@ -79,13 +77,16 @@ class GCSNN(nn.Module):
         """What the host's calibration pass freezes into the deployed weights (empty: no pass)."""
         return ((["STFN statistics (folded into weights and biases)"] if self.cfg.stfn else [])
                 + (["attention coefficients (the aggregation weights)"]
-                   if self.aggregation == "frozen_attention" else []))
+                   if self.aggregation_rule == "attention" else []))
 
     @contextmanager
-    def calibration_pass(self):
+    def calibration_pass(self, stfn: bool = True):
         """Run with STFN and attention in calibration mode: they measure what they freeze (on this
-        pass's data) and already use it, so the pass computes the deployed form."""
-        modules = [m for m in self.modules() if hasattr(m, "calibrating")]
+        pass's data) and already use it, so the pass computes the deployed form. `stfn=False` keeps
+        STFN's statistics frozen (from the training graph) and recalibrates attention only, as
+        deploying on a new graph does."""
+        from neurograph.norm import STFN
+        modules = [m for m in self.modules() if hasattr(m, "calibrating") and (stfn or not isinstance(m, STFN))]
         for m in modules:
             m.calibrating = True
         try:
@@ -95,8 +96,8 @@ class GCSNN(nn.Module):
                 m.calibrating = False
 
     def hidden_bias(self, layer: int) -> torch.Tensor:
-        """The per-neuron bias of hidden layer `layer` in its deployed (frozen) form."""
-        return self.norms[layer].folded()[2] if self.cfg.stfn else self.biases[layer][None, :]
+        """The per-feature bias of hidden layer `layer` in its deployed (frozen) form, (F,)."""
+        return self.norms[layer].folded()[1] if self.cfg.stfn else self.biases[layer]
 
     def encode(self, x: torch.Tensor, seed: int) -> torch.Tensor:
         """The input raster for `seed` (numpy's, as deployed), as a sparse (T * N, F) tensor on x's device."""
@@ -173,12 +174,13 @@ class GCSNN(nn.Module):
         spikes = spike_raster(index, feature, value, steps * x.shape[0], x.shape[1], dropout_applied=True)
         return self(spikes, graph.edge_index, graph.edge_weight)
 
-    def inference_logits(self, graph, input_seed: int) -> torch.Tensor:
+    def inference_logits(self, graph, input_seed: int, calibrate_stfn: bool = True) -> torch.Tensor:
         """Deployed form: freeze what the chip cannot compute (STFN statistics, attention) on the
-        deployed input in one calibration pass, then run with it frozen."""
+        deployed input in one calibration pass, then run with it frozen. On a graph the model was
+        not trained on, `calibrate_stfn=False` keeps the training graph's STFN statistics."""
         spikes = self.deployed_input(graph, input_seed)
         if self.frozen_on_host():
-            with self.calibration_pass():
+            with self.calibration_pass(stfn=calibrate_stfn):
                 self(spikes, graph.edge_index, graph.edge_weight)
             self.calibration_trace = self.trace       # export counts the host's calibration work
         return self(spikes, graph.edge_index, graph.edge_weight)
@@ -190,10 +192,3 @@ class GCSNN(nn.Module):
             self._input_cache = cached = {"graph": graph, "seed": input_seed,
                                           "spikes": self.encode(graph.x, input_seed)}
         return cached["spikes"]
-
-    def aggregation_matrix(self, layer: int, graph) -> sp.csr_matrix:
-        """The deployed edge coefficients of layer `layer` as CSR, A[target, source]."""
-        return graph.adjacency()
-
-    def input_spikes(self, graph, input_seed: int) -> np.ndarray:
-        return encode(graph.x.numpy(), self.cfg.num_steps, input_seed, self.cfg.coding)

@@ -3,7 +3,7 @@
 Lava finds ProcessModels by executing every module in the directory of a
 Process's module, so this package holds process modules and nothing else.
 """
-from neurograph.compile.lava.processes.graph_conv import GraphConv
+from neurograph.compile.lava.processes.graph_conv import GraphAggregate, GraphConv, NodeDense
 from neurograph.compile.lava.processes.io import MembraneReadout, SpikeRecorder, SpikeSource
 
-__all__ = ["GraphConv", "MembraneReadout", "SpikeRecorder", "SpikeSource"]
+__all__ = ["GraphAggregate", "GraphConv", "MembraneReadout", "NodeDense", "SpikeRecorder", "SpikeSource"]

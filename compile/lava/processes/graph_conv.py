@@ -1,18 +1,21 @@
-"""GraphConv: a whole spiking graph-convolution synapse layer as one Lava process.
+"""Our synapse processes: a fused graph convolution, a per-node dense transform, an aggregation.
 
-It does exactly the integer arithmetic and timing of the two-stage network
+GraphConv does exactly the integer arithmetic and timing of the two-stage network
 
     spikes (N, F_in) --Dense(W, e_W)--> graded relay (N, F_out) --Sparse(A, e_A)--> a_out (N, F_out)
 
 built from Lava's stock processes (Dense/Sparse deliver one step later, the relay
 passes its input on in the same step), so an input spike at step t reaches the
-target at step t + 2. The relay payload saturates at `payload_bits`. Inside, it
-is two vectorised products -- S @ W (float64 BLAS, exact below 2**53) and the
-CSR aggregation A @ P, per attention head on its slice of P -- never the
-(N*F_out) x (N*F_in) matrix A (x) W.
+target at step t + 2. Inside, it is two vectorised products -- S @ W and the CSR
+aggregation per attention head -- never the (N*F_out) x (N*F_in) matrix A (x) W.
+
+NodeDense (one W shared by all nodes) and GraphAggregate (A per head) are the two
+halves on their own, for projections that are not such a chain. All three take the
+numbers from :mod:`neurograph.compile.projections`, the code the reference runs.
+Graph weights follow a schedule: one set of matrices per window (sample), so a
+stream of graph snapshots runs as one Lava run with the neuron state carried.
 """
 import numpy as np
-import scipy.sparse as sp
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
@@ -22,58 +25,91 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from neurograph.compile.ir import head_slices
 from neurograph.compile.lava.processes.guard import guarded
-
-
-def _shift(x, exponent):
-    return np.left_shift(x, exponent) if exponent >= 0 else np.right_shift(x, -exponent)
+from neurograph.compile.projections import dense_step, graph_step
 
 
 class GraphConv(AbstractProcess):
-    """s_in (N, F_in) spikes -> a_out (N, F_out) synaptic input, two steps later."""
+    """s_in (N, F_in) -> a_out (N, F_out), two steps later. `schedule`: per window, the per-head
+    (feature slice, CSR) pairs of the aggregation."""
 
-    def __init__(self, weight: np.ndarray, weight_exp: int, adjacency: list, adjacency_exp: int,
-                 payload_bits: int, error_path: str, **kwargs):
-        """`adjacency`: one CSR (N, N) per attention head; head k aggregates the k-th of
-        len(adjacency) equal slices of the F_out features."""
-        n = adjacency[0].shape[0]
-        f_in, f_out = weight.shape
+    def __init__(self, weight, weight_exp: int, schedule: list, adjacency_exp: int, window: int,
+                 num_nodes: int, error_path: str, **kwargs):
+        f_in, f_out = np.shape(weight)
+        super().__init__(weight=np.asarray(weight, dtype=np.int64), weight_exp=int(weight_exp), schedule=schedule,
+                         adjacency_exp=int(adjacency_exp), window=int(window), out_shape=(num_nodes, f_out),
+                         error_path=error_path, **kwargs)
+        self.s_in = InPort(shape=(num_nodes, f_in))
+        self.a_out = OutPort(shape=(num_nodes, f_out))
+
+
+class NodeDense(AbstractProcess):
+    """s_in (N, F_in) -> a_out (N, F_out) one step later: the same W for every node."""
+
+    def __init__(self, weight, weight_exp: int, num_nodes: int, error_path: str, **kwargs):
+        f_in, f_out = np.shape(weight)
         super().__init__(weight=np.asarray(weight, dtype=np.int64), weight_exp=int(weight_exp),
-                         adjacency=[sp.csr_matrix(a, dtype=np.int64) for a in adjacency],
-                         adjacency_exp=int(adjacency_exp),
-                         payload_bits=int(payload_bits), error_path=error_path, **kwargs)
-        self.s_in = InPort(shape=(n, f_in))
-        self.a_out = OutPort(shape=(n, f_out))
+                         out_shape=(num_nodes, f_out), error_path=error_path, **kwargs)
+        self.s_in = InPort(shape=(num_nodes, f_in))
+        self.a_out = OutPort(shape=(num_nodes, f_out))
 
 
-@implements(proc=GraphConv, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyGraphConvModel(PyLoihiProcessModel):
+class GraphAggregate(AbstractProcess):
+    """s_in (N, F) -> a_out (N, F) one step later: aggregation over the window's graph."""
+
+    def __init__(self, schedule: list, adjacency_exp: int, window: int, num_nodes: int, num_features: int,
+                 error_path: str, **kwargs):
+        super().__init__(schedule=schedule, adjacency_exp=int(adjacency_exp), window=int(window),
+                         out_shape=(num_nodes, num_features), error_path=error_path, **kwargs)
+        self.s_in = InPort(shape=(num_nodes, num_features))
+        self.a_out = OutPort(shape=(num_nodes, num_features))
+
+
+class _SynapseModel(PyLoihiProcessModel):
+    """Send last step's result first (the one-step synaptic delay), then compute this step's."""
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self._w = proc_params["weight"].astype(np.float64)
-        self._w_exp = proc_params["weight_exp"]
-        self._adj = proc_params["adjacency"]
-        self._adj_exp = proc_params["adjacency_exp"]
-        hi = (1 << (proc_params["payload_bits"] - 1)) - 1
-        self._payload_range = (-hi - 1, hi)
-        n, f_out = self._adj[0].shape[0], self._w.shape[1]
-        self._head_features = head_slices(f_out, len(self._adj))
-        self._relay = np.zeros((n, f_out), dtype=np.int64)     # what Dense holds for the relay
-        self._out = np.zeros((n, f_out), dtype=np.int64)       # what Sparse holds for the target
+        self._out = np.zeros(proc_params["out_shape"], dtype=np.int64)
 
     def run_spk(self):
-        self.a_out.send(self._out)                  # Sparse: last step's aggregation goes out first
+        self.a_out.send(self._out)
         s = self.s_in.recv()
-        guarded(self, lambda: self._compute(s))
+        guarded(self, lambda: self._compute(s.astype(np.int64)))
+
+    def _heads(self):
+        p = self.proc_params
+        schedule = p["schedule"]
+        return schedule[min((self.time_step - 1) // p["window"], len(schedule) - 1)]
+
+
+@implements(proc=GraphConv, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyGraphConvModel(_SynapseModel):
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self._relay = np.zeros(proc_params["out_shape"], dtype=np.int64)     # what Dense holds for the relay
 
     def _compute(self, s):
-        payload = np.clip(self._relay, *self._payload_range)   # relay fires what Dense sent it
-        aggregated = [a @ payload[:, features] for a, features in zip(self._adj, self._head_features)]
-        self._out = _shift(np.concatenate(aggregated, axis=1), self._adj_exp)
-        self._relay = _shift(np.rint(s.astype(np.float64) @ self._w).astype(np.int64), self._w_exp)
+        p = self.proc_params
+        self._out = graph_step(self._relay, self._heads(), p["adjacency_exp"], True)   # the relay's payload now
+        self._relay = dense_step(s, p["weight"], p["weight_exp"], True)
+
+
+@implements(proc=NodeDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyNodeDenseModel(_SynapseModel):
+    def _compute(self, s):
+        self._out = dense_step(s, self.proc_params["weight"], self.proc_params["weight_exp"], True)
+
+
+@implements(proc=GraphAggregate, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyGraphAggregateModel(_SynapseModel):
+    def _compute(self, s):
+        self._out = graph_step(s, self._heads(), self.proc_params["adjacency_exp"], True)

@@ -1,4 +1,4 @@
-"""Input and output processes: feed a stored spike raster, reduce results in the network.
+"""Input and output processes: feed samples' inputs, reduce results in the network.
 
 Reading Lava Vars moves one element per message (~30 us each), so results are
 not read through Var.get: recorders keep their data inside the process and write
@@ -18,17 +18,17 @@ from neurograph.compile.lava.processes.guard import guarded
 
 
 class SpikeSource(AbstractProcess):
-    """Sends spikes[t-1] (bool, (N, F)) at step t for t <= T, then silence.
+    """Plays one input per window: window w's spikes at its steps 1..T, then silence.
 
-    The raster travels to the model's process as a bit-packed proc param, and the
-    port is bool so each step moves N*F bytes rather than 4*N*F.
+    Each input is an :class:`~neurograph.compile.inputs.InputSpec` (nonzero features and a
+    seed, or a packed raster); the process makes each step's raster itself, so memory
+    does not grow with T. The port is bool so each step moves N*F bytes, not 4*N*F.
     """
 
-    def __init__(self, spikes: np.ndarray, error_path: str, **kwargs):
-        steps, n, f = spikes.shape
-        super().__init__(packed=np.packbits(spikes, axis=-1), shape=(n, f), steps=steps, error_path=error_path,
+    def __init__(self, inputs: list, window: int, shape, error_path: str, **kwargs):
+        super().__init__(inputs=list(inputs), window=int(window), shape=tuple(shape), error_path=error_path,
                          **kwargs)
-        self.s_out = OutPort(shape=(n, f))
+        self.s_out = OutPort(shape=tuple(shape))
 
 
 @implements(proc=SpikeSource, protocol=LoihiProtocol)
@@ -39,19 +39,24 @@ class PySpikeSourceModel(PyLoihiProcessModel):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self._packed = proc_params["packed"]
-        self._shape = proc_params["shape"]
-        self._silence = np.zeros(self._shape, dtype=bool)
+        self._silence = np.zeros(proc_params["shape"], dtype=bool)
+        self._stream = None
 
     def run_spk(self):
         self._row = self._silence
-        guarded(self, self._unpack)
+        guarded(self, self._next)
         self.s_out.send(self._row)
 
-    def _unpack(self):
-        t = self.time_step - 1
-        if t < self._packed.shape[0]:
-            self._row = np.unpackbits(self._packed[t], axis=-1, count=self._shape[1]).astype(bool)
+    def _next(self):
+        window = self.proc_params["window"]
+        w, k = divmod(self.time_step - 1, window)
+        inputs = self.proc_params["inputs"]
+        if w >= len(inputs):
+            return
+        if k == 0:
+            self._stream = inputs[w].stream()
+        if k < inputs[w].num_steps:
+            self._row = next(self._stream)
 
 
 class SpikeRecorder(AbstractProcess):
@@ -86,17 +91,15 @@ class PySpikeRecorderModel(PyLoihiProcessModel):
 
 
 class MembraneReadout(AbstractProcess):
-    """Non-spiking integrator compartment: v += (a << 6) + bias, saturating at 24 bits.
+    """A readout-kind population (the integrator): steps its kind's fixed-point dynamics and
+    keeps its membrane potential at the end of every window; writes them at the last step."""
 
-    Exactly Lava's LIF voltage update with du=4095, dv=leak and no threshold; the
-    final v is written at step `steps` and is the network's readout.
-    """
-
-    def __init__(self, shape, bias: np.ndarray, bias_exp: int, leak: int, steps: int, path: str, error_path: str,
+    def __init__(self, population, num_nodes: int, window: int, windows: int, path: str, error_path: str,
                  **kwargs):
-        super().__init__(shape=tuple(shape), bias=np.asarray(bias, dtype=np.int64), bias_exp=int(bias_exp),
-                         leak=int(leak), steps=steps, path=path, error_path=error_path, **kwargs)
-        self.a_in = InPort(shape=tuple(shape))
+        shape = (int(num_nodes), int(population.features))
+        super().__init__(population=population, shape=shape, window=int(window), windows=int(windows), path=path,
+                         error_path=error_path, **kwargs)
+        self.a_in = InPort(shape=shape)
 
 
 @implements(proc=MembraneReadout, protocol=LoihiProtocol)
@@ -107,20 +110,19 @@ class PyMembraneReadoutModel(PyLoihiProcessModel):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self._v = np.zeros(proc_params["shape"], dtype=np.int64)
-        self._bias = np.left_shift(proc_params["bias"], proc_params["bias_exp"])
-        self._factor = 4096 - proc_params["leak"]
+        pop = proc_params["population"]
+        self._pop = pop
+        self._state = pop.neuron.init_state(pop, proc_params["shape"][0], fixed=True)
+        self._membranes = []
 
     def run_spk(self):
         a = self.a_in.recv()
         guarded(self, lambda: self._integrate(a.astype(np.int64)))
 
     def _integrate(self, a):
-        u = (a << 6).astype(np.int32).astype(np.int64)   # int32 like Lava's LIF
-        limit = 1 << 23
-        u = np.where(u > limit, u - 2 * limit, np.where(u <= -limit, u + 2 * limit, u))
-        decayed = self._v * self._factor
-        decayed = np.sign(decayed) * (np.abs(decayed) >> 12)
-        self._v = np.clip(decayed + u + self._bias, -limit + 1, limit - 1)
-        if self.time_step == self.proc_params["steps"]:
-            np.save(self.proc_params["path"], self._v)
+        self._pop.neuron.step(self._pop, self._state, a, True, {})
+        p = self.proc_params
+        if self.time_step % p["window"] == 0:
+            self._membranes.append(np.array(self._pop.neuron.membrane(self._state)))
+        if self.time_step == p["window"] * p["windows"]:
+            np.save(p["path"], np.stack(self._membranes))

@@ -1,0 +1,81 @@
+"""Input spike streams: a sample's input, one step at a time (the host's encoding stage).
+
+The stream for features x, T steps, a seed and a coding reproduces
+:func:`neurograph.encoding.encode` exactly (same random draws in the same order),
+but holds only the nonzero features and one step's raster, so memory does not grow
+with T. The reference executor and the Lava source process both build their stream
+from the same :meth:`InputSpec.stream`, so they see identical spikes.
+
+    bernoulli:      each step, feature k of node v spikes with probability x[v, k].
+    deterministic:  an accumulator adds x each step and spikes (subtracting 1) when it
+                    reaches 1 -- rate x, no randomness.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import numpy as np
+
+CODINGS = ("bernoulli", "deterministic")
+
+
+@dataclass
+class InputSpec:
+    """What a source needs to replay one sample's input: nonzero features or a packed raster."""
+    num_nodes: int
+    num_features: int
+    num_steps: int
+    coding: str = "bernoulli"
+    seed: int = 0
+    rows: Optional[np.ndarray] = None      # nonzero features: node, feature, probability
+    cols: Optional[np.ndarray] = None
+    rates: Optional[np.ndarray] = None
+    packed: Optional[np.ndarray] = None    # or a given raster, bit-packed (T, N, ceil(F / 8))
+
+    @classmethod
+    def from_features(cls, features: np.ndarray, num_steps: int, coding: str, seed: int) -> "InputSpec":
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"features must be a 2-D (nodes, features) array, got shape {x.shape}")
+        if not np.all(np.isfinite(x)) or (x.size and (x.min() < 0.0 or x.max() > 1.0)):
+            raise ValueError("spike coding needs finite features in [0, 1] (firing probabilities); rescale them first")
+        if coding not in CODINGS:
+            raise ValueError(f"unknown spike coding {coding!r}; choose one of {CODINGS}")
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+        rows, cols = np.nonzero(x)
+        return cls(x.shape[0], x.shape[1], num_steps, coding, int(seed), rows, cols, x[rows, cols])
+
+    @classmethod
+    def from_raster(cls, spikes: np.ndarray) -> "InputSpec":
+        spikes = np.asarray(spikes)
+        if spikes.ndim != 3 or spikes.dtype != np.bool_:
+            raise ValueError(f"a spike raster must be bool (T, nodes, features), got {spikes.dtype} {spikes.shape}")
+        t, n, f = spikes.shape
+        return cls(n, f, t, coding="given", packed=np.packbits(spikes, axis=-1))
+
+    @property
+    def nonzero(self) -> int:
+        """Nonzero input features (what the host's encoder touches each step)."""
+        return 0 if self.rows is None else int(self.rows.size)
+
+    def stream(self) -> Iterator[np.ndarray]:
+        """Yield the bool (N, F) raster of steps 1..T."""
+        shape = (self.num_nodes, self.num_features)
+        if self.packed is not None:
+            for t in range(self.num_steps):
+                yield np.unpackbits(self.packed[t], axis=-1, count=self.num_features).astype(bool)
+            return
+        rng = np.random.default_rng(self.seed)
+        acc = np.zeros(self.rates.shape)
+        for _ in range(self.num_steps):
+            if self.coding == "bernoulli":
+                fire = rng.random(self.rates.shape[0]) < self.rates
+            else:
+                acc += self.rates
+                fire = acc >= 1.0 - 1e-12
+                acc[fire] -= 1.0
+            raster = np.zeros(shape, dtype=bool)
+            raster[self.rows[fire], self.cols[fire]] = True
+            yield raster

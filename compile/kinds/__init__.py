@@ -1,0 +1,106 @@
+"""Neuron kinds as plug-ins: one module per kind, one registration each.
+
+A :class:`NeuronKind` says everything the toolchain needs about a kind of
+compartment, so no other module compares kind names:
+
+* its parameters and their fixed-point bit widths (``check`` validates them),
+* its output: a binary ``spike``, a ``graded`` payload, or ``none`` (a readout
+  that only integrates),
+* its float and fixed-point dynamics for the reference executor (``step``),
+  written once and reused by the Lava process models where they are ours,
+* how quantization turns its float parameters into integers (``quantize``),
+* its Lava process (``lava_process``), built from Lava's own processes or ours,
+* what counts as an active update for the event counters (``active``).
+
+Adding a kind: write a module here that subclasses :class:`NeuronKind` and add
+one line to ``_REGISTERED`` below (see docs/extending.md).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Dict, List, Optional
+
+import numpy as np
+
+OUTPUTS = ("spike", "graded", "none")
+
+
+class NeuronKind:
+    """Base class: the interface every kind implements. Subclasses set the class attributes."""
+    name: str = ""
+    output: str = "spike"            # spike | graded | none
+    readout: bool = False            # its final membrane potential can be the network's readout
+    # fixed-domain parameter -> (bits, signed), for documentation and reports
+    params: Dict[str, tuple] = {}
+    help: str = ""
+
+    @property
+    def spiking(self) -> bool:
+        return self.output == "spike"
+
+    @property
+    def graded(self) -> bool:
+        return self.output == "graded"
+
+    # ---- IR ----------------------------------------------------------------------------
+    def check(self, pop, domain: str, where: str) -> None:
+        """Raise IRError (naming `where`) when `pop`'s parameters do not fit this kind in `domain`."""
+
+    def output_bound(self, pop, input_bound: int) -> int:
+        """Largest |output| in the fixed domain, given the largest |summed input| it can receive."""
+        return 1 if self.spiking else 0
+
+    # ---- dynamics ------------------------------------------------------------------------
+    def init_state(self, pop, num_nodes: int, fixed: bool) -> dict:
+        raise NotImplementedError
+
+    def step(self, pop, state: dict, a: np.ndarray, fixed: bool, events: Dict[str, int]) -> Optional[np.ndarray]:
+        """Advance one step with summed synaptic input `a` (N, F); return the output sent this step
+        (bool spikes, integer/float payload) or None for a kind that sends nothing. Saturation and
+        wrap events are added to `events` under the kind's own keys."""
+        raise NotImplementedError
+
+    def membrane(self, state: dict) -> np.ndarray:
+        """The state read out at the end of a window (readout kinds)."""
+        raise NotImplementedError(f"{self.name} has no membrane readout")
+
+    # ---- compilation ---------------------------------------------------------------------
+    def quantize(self, pop, scale: float) -> None:
+        """Float parameters -> fixed-point integers, for input current scale `scale` (a_in per float unit)."""
+
+    def scale_limits(self, pop) -> List[float]:
+        """Upper bounds this kind's parameters put on the activation scale (see quantize.py)."""
+        return []
+
+    def lava_process(self, pop, num_nodes: int, context):
+        """Build the Lava process: returns (process, in_port, out_port or None)."""
+        raise NotImplementedError(f"kind {self.name!r} has no Lava process")
+
+    # ---- counting ------------------------------------------------------------------------
+    def has_bias(self, pop) -> bool:
+        return pop.bias is not None and bool(np.any(np.asarray(pop.bias) != 0))
+
+
+_REGISTERED = {
+    "relay": "neurograph.compile.kinds.relay:Relay",
+    "if": "neurograph.compile.kinds.lif:IF",
+    "lif": "neurograph.compile.kinds.lif:LIF",
+    "lif_subtract": "neurograph.compile.kinds.lif_subtract:LIFSubtract",
+    "integrator": "neurograph.compile.kinds.integrator:Integrator",
+}
+_instances: Dict[str, NeuronKind] = {}
+
+
+def kind_names() -> tuple:
+    return tuple(_REGISTERED)
+
+
+def get_kind(name: str) -> NeuronKind:
+    """The registered kind called `name` (an IRError-like ValueError names the choices)."""
+    if name not in _instances:
+        if name not in _REGISTERED:
+            from neurograph.compile.ir import IRError
+            raise IRError(f"unknown neuron kind {name!r}; registered kinds: {list(_REGISTERED)}")
+        module, cls = _REGISTERED[name].split(":")
+        _instances[name] = getattr(importlib.import_module(module), cls)()
+    return _instances[name]
