@@ -91,6 +91,7 @@ class Step:
     inputs: Dict[str, np.ndarray]            # population -> summed synaptic input (N, F)
     outputs: Dict[str, np.ndarray]           # input / population -> output sent this step
     binding: Binding
+    state: Dict[str, dict]                   # population -> its kind's state after this step (live: do not keep)
     readout: Optional[np.ndarray] = None     # the readout's membrane, on a window's last step
 
 
@@ -135,7 +136,7 @@ def steps(net: Network, windows: List[Window], given: Optional[Dict[str, np.ndar
                 if out is not None:
                     outputs[pop.name] = out.astype(dtype)
             last = k == window - 1
-            yield Step(index, w, inputs, outputs, win.binding,
+            yield Step(index, w, inputs, outputs, win.binding, state,
                        np.array(readout_pop.neuron.membrane(state[readout_pop.name])) if last else None)
             previous.update(outputs)
             prev_binding = win.binding
