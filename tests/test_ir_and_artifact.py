@@ -1,32 +1,36 @@
 """IR validation errors and the network file: round trip, corruption, wrong version."""
 import copy
+import dataclasses
 import json
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from neurograph.compile.artifact import ArtifactError, load_network, save_network
-from neurograph.compile.ir import IRError, graph_heads, head_matrices, validate
-from neurograph.sim.reference import project_step
-from neurograph.sim.reference import run_reference
+from neurograph.compile.graphs import bind
+from neurograph.compile.ir import IRError, head_slices, validate
+from neurograph.sim.reference import prepare, project, run_samples
 
-from conftest import make_fixed_network, make_float_network
+from conftest import make_fixed_network, make_float_network, random_sample
 
 
 @pytest.mark.parametrize("heads", [1, 3])
 def test_round_trip_preserves_the_network_exactly(tmp_path, heads):
     net = make_fixed_network(seed=3, hidden=6, heads=heads)
     loaded = load_network(save_network(net, tmp_path / "net.npz"))
-    assert loaded.domain == "fixed" and np.array_equal(loaded.input.spikes, net.input.spikes)
+    assert loaded.domain == "fixed" and loaded.input == net.input
+    for a, b in zip(net.populations, loaded.populations):
+        for f in ("name", "kind", "features", "threshold", "leak", "bias_exp", "payload_bits", "calibration"):
+            assert getattr(a, f) == getattr(b, f)
+        assert (a.bias is None and b.bias is None) or np.array_equal(a.bias, b.bias)
     for a, b in zip(net.projections, loaded.projections):
-        assert isinstance(a.weight, list) == isinstance(b.weight, list)
-        for wa, wb in zip(head_matrices(a.weight), head_matrices(b.weight)):
-            wa, wb = (w.toarray() if sp.issparse(w) else w for w in (wa, wb))
-            assert np.array_equal(wa, wb)
-        assert a.exponent == b.exponent and a.delay == b.delay
-    assert isinstance(loaded.projections[1].weight, list) == (heads > 1)
-    ra, rb = run_reference(net), run_reference(loaded)
+        assert (a.weight is None) == (b.weight is None)
+        assert a.weight is None or np.array_equal(a.weight, b.weight)
+        assert (a.kind, a.rule, a.heads, a.coefficient_scale, a.exponent, a.delay) == \
+            (b.kind, b.rule, b.heads, b.coefficient_scale, b.exponent, b.delay)
+    assert loaded.projections[1].heads == heads
+    sample = random_sample(3)
+    (ra,), (rb,) = run_samples(net, [sample]), run_samples(loaded, [sample])
     assert np.array_equal(ra.readout, rb.readout)
 
 
@@ -65,16 +69,16 @@ def test_not_a_zip_file(tmp_path):
 
 @pytest.mark.parametrize("breakage, message", [
     (lambda n: setattr(n.projections[0], "weight", np.zeros((3, 3))), "dense weight must have shape"),
-    (lambda n: setattr(n.populations[1], "kind", "izhikevich"), "unsupported kind"),
+    (lambda n: setattr(n.populations[1], "kind", "izhikevich"), "unknown kind"),
     (lambda n: setattr(n.populations[1], "bias", np.zeros((2, 2))), "bias has shape"),
-    (lambda n: setattr(n.projections[1], "delay", 0), "delay must be >= 1"),
-    (lambda n: setattr(n.projections[1], "weight", n.projections[1].weight[:5]), "graph weight must be"),
-    (lambda n: setattr(n.projections[1], "weight", [n.projections[1].weight] * 4), "4 attention heads cannot split 6"),
-    (lambda n: setattr(n.projections[1], "weight", [n.projections[1].weight, n.projections[1].weight[:5]]),
-     "or a list of them"),
+    (lambda n: setattr(n.projections[1], "delay", 0), "delay must be 1 step"),
+    (lambda n: setattr(n.projections[1], "weight", np.eye(6)), "a graph projection holds no weights"),
+    (lambda n: setattr(n.projections[1], "rule", "median"), "unknown aggregation rule 'median'"),
+    (lambda n: setattr(n.projections[1], "heads", 4), "4 attention heads cannot split 6"),
     (lambda n: setattr(n.readout, "population", "missing"), "readout population"),
-    (lambda n: setattr(n.input, "spikes", n.input.spikes.astype(float)), "bool array"),
-    (lambda n: n.populations.reverse(), "topological order"),
+    (lambda n: setattr(n.readout, "population", "if1"), "has no membrane readout"),
+    (lambda n: setattr(n.input, "features", 0), "needs >= 1 feature"),
+    (lambda n: n.populations.reverse(), "no feed-forward incoming projection"),
 ])
 def test_structural_errors_name_the_problem(breakage, message):
     net = copy.deepcopy(make_float_network())
@@ -88,8 +92,9 @@ def test_structural_errors_name_the_problem(breakage, message):
     (lambda n: setattr(n.populations[1], "threshold", 1 << 17), "17-bit vth"),
     (lambda n: setattr(n.populations[1], "bias", n.populations[1].bias * 0 + 5000), "13-bit signed"),
     (lambda n: setattr(n.projections[1], "exponent", 9), "exponent 9 outside"),
+    (lambda n: setattr(n.projections[1], "coefficient_scale", 300.0), "outside the 8-bit mantissa range"),
     (lambda n: setattr(n.populations[0], "payload_bits", 40), "payload_bits=40"),
-    (lambda n: setattr(n.populations[1], "node_scale", np.ones(12)), "folded before quantization"),
+    (lambda n: setattr(n.populations[1], "input_scale", np.ones(6)), "folded before quantization"),
 ])
 def test_fixed_point_bit_widths_are_enforced(breakage, message):
     net = copy.deepcopy(make_fixed_network())
@@ -98,11 +103,59 @@ def test_fixed_point_bit_widths_are_enforced(breakage, message):
         validate(net)
 
 
+def test_a_relay_payload_that_could_overflow_its_width_is_refused_not_clipped():
+    net = make_fixed_network()
+    validate(net)
+    bind(net, random_sample(0))                          # as quantized: the worst case fits
+    relay = net.populations[0]
+    worst = int(np.abs(net.projections[0].weight).sum(axis=0).max())
+    shifted = worst << net.projections[0].exponent if net.projections[0].exponent >= 0 else \
+        -((-worst) >> -net.projections[0].exponent)
+    relay.payload_bits = max(2, shifted.bit_length())     # one bit short of the worst case's signed width
+    assert shifted > (1 << (relay.payload_bits - 1)) - 1
+    with pytest.raises(IRError, match=f"relay1.*worst-case payload {shifted:,} does not fit its "
+                                      f"{relay.payload_bits}-bit payload"):
+        bind(net, random_sample(0))
+
+
+def _by_hand(edges, values, n):
+    a = np.zeros((n, n))
+    for (u, v), c in zip(edges.T, values):
+        a[v, u] += c
+    return a
+
+
 def test_each_attention_head_aggregates_its_slice_of_the_features():
     net = make_float_network(seed=1, hidden=6, heads=3)
+    for pr in net.graph_projections:
+        pr.rule = "attention"                            # coefficients come with the sample, one set per head
+    rng = np.random.default_rng(0)
+    sample = random_sample(1)
+    loops = np.stack([np.arange(12), np.arange(12)])
+    edges = np.concatenate([sample.edge_index, loops], axis=1)
+    for pr in net.graph_projections:
+        sample.coefficient_edges[pr.name] = edges
+        sample.coefficients[pr.name] = rng.uniform(0.1, 1.0, (edges.shape[1], pr.heads))
+    (window,) = prepare(net, [sample])
     pr = net.projections[1]
-    x = np.random.default_rng(0).normal(size=(12, 6))
-    y = project_step(pr, x, fixed=False)
-    for k, a in enumerate(pr.weight):                 # head k: features 2k, 2k + 1, with its own A
-        assert np.allclose(y[:, 2 * k:2 * k + 2], a.toarray() @ x[:, 2 * k:2 * k + 2])
-    assert [f for f, _ in graph_heads(pr, 6)] == [slice(0, 2), slice(2, 4), slice(4, 6)]
+    x = rng.normal(size=(12, 6))
+    y = project(net, pr, x, window.binding, fixed=False)
+    for k in range(3):                 # head k: features 2k, 2k + 1, with its own coefficients
+        a = _by_hand(edges, sample.coefficients[pr.name][:, k], 12)
+        assert np.allclose(y[:, 2 * k:2 * k + 2], a @ x[:, 2 * k:2 * k + 2])
+    assert head_slices(6, 3) == [slice(0, 2), slice(2, 4), slice(4, 6)]
+
+
+def test_host_computed_coefficients_must_come_with_the_sample():
+    net = make_float_network(seed=1)
+    net.projections[1].rule = "attention"
+    with pytest.raises(IRError, match="lacks its per-graph coefficients"):
+        bind(net, random_sample(1))
+    sample = random_sample(1)
+    sample.coefficient_edges["aggregate1"] = sample.edge_index
+    sample.coefficients["aggregate1"] = np.full((sample.num_edges, 1), 1.5)      # above the rule's bound 1
+    with pytest.raises(IRError, match="leave the rule's range"):
+        bind(net, sample)
+    sample.coefficients["aggregate1"] = np.full((sample.num_edges, 2), 0.5)      # 2 heads for a 1-head slot
+    with pytest.raises(IRError, match="expected"):
+        bind(net, dataclasses.replace(sample))

@@ -3,23 +3,32 @@ import numpy as np
 import pytest
 
 from neurograph.compile.fold import fold_scales
-from neurograph.compile.ir import IRError, weight_mantissa_range, weight_values
-from neurograph.compile.quantize import quantize_bias, quantize_network
-from neurograph.sim.reference import run_reference
+from neurograph.compile.graphs import bind
+from neurograph.compile.ir import IRError, Population, weight_mantissa_range
+from neurograph.compile.quantize import quantize_network
+from neurograph.compile.samples import Sample
+from neurograph.sim.reference import run_samples
 
-from conftest import make_float_network
+from conftest import make_float_network, random_sample
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_quantized_values_fit_their_bit_widths(seed):
-    fixed = quantize_network(fold_scales(make_float_network(seed=seed, nodes=30)))
+    sample = random_sample(seed, nodes=30)
+    fixed = quantize_network(fold_scales(make_float_network(seed=seed, sample=sample)))
+    binding = bind(fixed, sample)
     for pr in fixed.projections:
-        lo, hi = weight_mantissa_range(pr)
-        w = weight_values(pr)
-        assert lo <= w.min() and w.max() <= hi and -8 <= pr.exponent <= 7
-        assert np.issubdtype(np.asarray(w).dtype, np.integer)
+        if pr.kind == "dense":
+            values = np.asarray(pr.weight)
+            assert np.issubdtype(values.dtype, np.integer)
+        else:
+            assert pr.weight is None and pr.coefficient_scale == 255.0      # the gcn rule's bound 1 -> 255
+            values = np.concatenate([a.data for a in binding.matrices[pr.name]])
+            assert np.issubdtype(values.dtype, np.integer) and values.min() > 0   # zero mantissas: no synapse
+        lo, hi = weight_mantissa_range(values)
+        assert lo <= values.min() and values.max() <= hi and -8 <= pr.exponent <= 7
     for pop in fixed.populations:
-        if pop.spiking:
+        if pop.neuron.spiking:
             assert 0 < pop.threshold < 2 ** 17
             # the threshold lands near the requested resolution, not far below it
             assert pop.threshold >= 4096 / 4
@@ -28,22 +37,26 @@ def test_quantized_values_fit_their_bit_widths(seed):
 
 
 def test_full_mantissa_range_is_used():
-    fixed = quantize_network(fold_scales(make_float_network(seed=1, nodes=30)))
+    fixed = quantize_network(fold_scales(make_float_network(seed=1, sample=random_sample(1, nodes=30))))
     dense = fixed.projections[0]
     assert np.abs(dense.weight).max() == 127        # mixed signs: [-128, 127], largest |w| -> 127
-    graph = fixed.projections[1]
-    assert graph.weight.data.max() == 255           # non-negative adjacency: [0, 255]
+    # coefficients are quantized against the rule's bound (1), not one graph's largest value: on a graph
+    # where nodes 0 and 1 are joined and node 2 is alone, GCN gives 1/2 and 1 (the self loop of node 2)
+    sample = Sample("g", 3, np.array([[0, 1], [1, 0]]), features=np.zeros((3, 10)))
+    a = bind(fixed, sample).matrices["aggregate1"][0].toarray()
+    assert a.tolist() == [[128, 128, 0], [128, 128, 0], [0, 0, 255]]     # round(0.5 * 255), 1 * 255
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fixed_point_follows_the_float_network(seed):
-    float_net = fold_scales(make_float_network(seed=seed, nodes=40, hidden=8, steps=8))
+    sample = random_sample(seed, nodes=40)
+    float_net = fold_scales(make_float_network(seed=seed, hidden=8, steps=8, sample=sample))
     fixed = quantize_network(float_net)
-    f, q = run_reference(float_net), run_reference(fixed)
+    (f,), (q,) = run_samples(float_net, [sample]), run_samples(fixed, [sample])
     scale = fixed.metadata["quantization"]["readout"]["activation_scale"] * 64   # v = a_in << 6
     assert np.mean(f.predictions() == q.predictions()) >= 0.9
     name = next(iter(f.spikes))
-    assert np.mean(f.spikes[name] == q.spikes[name]) >= 0.97
+    assert np.mean(f.raster(name) == q.raster(name)) >= 0.97
     assert np.corrcoef(f.readout.ravel(), q.readout.ravel() / scale)[0, 1] > 0.99
 
 
@@ -61,7 +74,10 @@ def test_quantize_requires_folded_scales():
 
 
 def test_bias_exponent_is_the_smallest_that_fits():
-    mant, exp = quantize_bias(np.array([100.0, -20000.0]), "p")
-    assert exp == 3 and mant.tolist() == [12, -2500]
+    # activation scale 1/64: the bias in v units is the float bias itself
+    pop = Population("p", "integrator", 2, bias=np.array([100.0, -20000.0]))
+    pop.neuron.quantize(pop, 1 / 64)
+    assert pop.bias_exp == 3 and pop.bias.tolist() == [12, -2500]      # 100 / 8 = 12.5 -> 12 (half to even)
+    huge = Population("p", "integrator", 1, bias=np.array([1e9]))
     with pytest.raises(IRError, match="13-bit"):
-        quantize_bias(np.array([1e9]), "p")
+        huge.neuron.quantize(huge, 1 / 64)
