@@ -6,32 +6,43 @@ import numpy as np
 from neurograph.compile.fold import fold_scales
 from neurograph.compile.quantize import quantize_network
 from neurograph.sim.fidelity import fidelity_report
-from neurograph.sim.reference import run_reference
-from neurograph.sim.report import accuracy
+from neurograph.sim.reference import prepare, run_reference
+from neurograph.sim.scoring import accuracy
 
-from conftest import make_float_network
+from conftest import make_float_network, random_sample
+
+SAMPLE = random_sample(4, nodes=40)
+
+
+def networks():
+    float_net = fold_scales(make_float_network(seed=4, hidden=8, steps=8, sample=SAMPLE))
+    return float_net, quantize_network(float_net)
+
+
+def report_for(float_net, fixed_net):
+    return fidelity_report(float_net, prepare(float_net, [SAMPLE]), fixed_net, prepare(fixed_net, [SAMPLE]))
 
 
 def test_fidelity_numbers_match_direct_runs():
-    float_net = fold_scales(make_float_network(seed=4, nodes=40, hidden=8, steps=8))
-    fixed_net = quantize_network(float_net)
-    report = fidelity_report(float_net, fixed_net)
-    f, q = run_reference(float_net), run_reference(fixed_net)
+    float_net, fixed_net = networks()
+    report = report_for(float_net, fixed_net)
+    f, q = run_reference(float_net, prepare(float_net, [SAMPLE])), run_reference(fixed_net, prepare(fixed_net, [SAMPLE]))
     swaps = report["accuracy_with_fixed_layers"]
-    assert swaps[0]["fixed_layers"] == [] and swaps[0]["accuracy"] == accuracy(f.readout, float_net)
-    assert swaps[-1]["fixed_layers"] == "all" and swaps[-1]["accuracy"] == accuracy(q.readout, fixed_net)
+    assert swaps[0]["fixed_layers"] == [] and swaps[0]["accuracy"] == accuracy(f, [SAMPLE])
+    assert swaps[-1]["fixed_layers"] == "all" and swaps[-1]["accuracy"] == accuracy(q, [SAMPLE])
+    # accuracy by hand: every node is in the test mask
+    assert swaps[0]["accuracy"] == np.mean(f.readout.argmax(axis=1) == SAMPLE.labels)
     layer = report["layers"]["if1"]
-    assert layer["spike_mismatch"]["rate"] == np.mean(f.spikes["if1"] != q.spikes["if1"])
+    assert layer["spike_mismatch"]["rate"] == np.mean(f.raster("if1") != q.raster("if1"))
     assert layer["current_error"]["rms"] < 0.05 * layer["current_error"]["signal_rms"]
     assert report["prediction_agreement"] == np.mean(f.predictions() == q.predictions())
 
 
 def test_a_coarser_layer_shows_up_as_larger_current_error():
-    float_net = fold_scales(make_float_network(seed=4, nodes=40, hidden=8, steps=8))
-    fixed_net = quantize_network(float_net)
+    float_net, fixed_net = networks()
     worse = copy.deepcopy(fixed_net)
     dense = worse.projections[0]
     dense.weight = (dense.weight >> 4) << 4          # keep only the top 4 bits of the 8-bit mantissas
-    good = fidelity_report(float_net, fixed_net)["layers"]["if1"]["current_error"]["rms"]
-    bad = fidelity_report(float_net, worse)["layers"]["if1"]["current_error"]["rms"]
+    good = report_for(float_net, fixed_net)["layers"]["if1"]["current_error"]["rms"]
+    bad = report_for(float_net, worse)["layers"]["if1"]["current_error"]["rms"]
     assert bad > 3 * good
