@@ -7,9 +7,10 @@ import pytest
 from neurograph.compile.artifact import save_network
 from neurograph.compile.fold import fold_scales
 from neurograph.compile.quantize import quantize_network
+from neurograph.compile.samples import save_samples
 from neurograph.sim.steps import report, simulate
 
-from conftest import make_float_network
+from conftest import make_float_network, random_sample
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -17,10 +18,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    folded = fold_scales(make_float_network(seed=2, nodes=30))
+    sample = random_sample(2, nodes=30)
+    folded = fold_scales(make_float_network(seed=2, sample=sample))
     save_network(folded, out / "network.float.npz")
     save_network(quantize_network(folded), out / "network.npz")
-    simulate(out / "network.npz", out, engine="reference", progress=False)
+    save_samples([sample], out / "samples.npz")
+    simulate(out / "network.npz", out / "samples.npz", out, engine="reference", progress=False)
     report(out)
     return out
 
