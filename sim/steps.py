@@ -78,6 +78,8 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
                 per_pop[name] = (e0 + eq, t0 + ra.size)
                 equal, total = equal + eq, total + ra.size
             agree_all = all(np.array_equal(reference.spikes[k], deployed.spikes[k]) for k in reference.spikes)
+            run_equal = sum(int(np.count_nonzero(reference.raster(k) == deployed.raster(k))) for k in reference.spikes)
+            run_total = sum(reference.raster(k).size for k in reference.spikes)
             identical = identical and same_readouts
             if not (agree_all and same_readouts):       # count what Lava actually did
                 run_counts = count_events(net, seq, deployed.spikes)
@@ -102,6 +104,7 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
                 scores["lava"].append(lava_score)
                 entry["accuracy"]["lava"] = _ratio(lava_score)
                 entry["readout_identical"] = bool(np.array_equal(reference.readouts[k], deployed.readouts[k]))
+                entry["run_spike_agreement"] = run_equal / run_total if run_total else 1.0
             per_sample.append(entry)
     summary = {"engine": engine, "lowering": lowering if engine == "lava" else None, "carry": carry,
                "samples": per_sample,
