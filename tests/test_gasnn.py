@@ -8,15 +8,18 @@ import torch
 from torch_geometric.utils import scatter
 
 from neurograph.compile.artifact import load_network, save_network
-from neurograph.compile.export import export_network
-from neurograph.compile.ir import HostStage, IRError, validate
+from neurograph.compile.export import export_network, graph_sample
+from neurograph.compile.graphs import bind
+from neurograph.compile.ir import HostStage, IRError, host_work, validate
+from neurograph.compile.samples import load_samples, save_samples
 from neurograph.config import ModelConfig, RunConfig
 from neurograph.data import load_graph
 from neurograph.layers import SpikingGraphAttention, SpikingGraphConv
 from neurograph.pipeline import compile_model
 from neurograph.sim.energy import CMOS45, energy_report
 from neurograph.sim.lava_runner import run_on_lava
-from neurograph.sim.reference import run_reference, spike_agreement
+from neurograph.sim.reference import prepare, run_reference, spike_agreement
+from neurograph.sim.steps import graph_stats
 
 from conftest import train_small_model
 
@@ -103,56 +106,64 @@ def test_calibration_freezes_the_window_mean_and_eval_then_is_a_fixed_graph_conv
         layer(s, edge_index.flip(0), None, 8, window)
 
 
-def test_gasnn_exports_frozen_attention_and_names_the_host_work(trained):
+def test_gasnn_exports_attention_slots_and_the_host_computes_frozen_attention_per_graph(trained):
     model, graph, cfg = trained
     net = export_network(model, graph, cfg)
-    edges = graph.edge_index.shape[1]
+    heads = [cfg.model.heads, 1]                                  # the output layer has one head
+    assert [(pr.rule, pr.heads, pr.weight) for pr in net.graph_projections] == [("attention", h, None) for h in heads]
+    assert net.metadata["aggregation"] == "attention"
+    sample = graph_sample(model, graph, cfg)
+    edges = graph.edge_index.shape[1]                             # self loops included
     # recompute the frozen attention independently: the window mean of each layer's per-step
     # attention on the spikes the deployed network itself produces
     sources = [model.deployed_input(graph, cfg.train.input_seed).to_dense().view(-1, *graph.x.shape),
                model.trace[f"{cfg.model.neuron}1"]["spikes"]]
-    src, dst = graph.edge_index.numpy()
-    heads = [cfg.model.heads, 1]                                  # the output layer has one head
     for layer, conv in enumerate(model.convs):
         with torch.no_grad():
             alpha = conv.attention(conv.lin(sources[layer]), graph.edge_index)[model.source_window(layer)].mean(0)
         assert alpha.shape == (edges, heads[layer])
-        weight = net.projections[2 * layer + 1].weight
-        per_head = weight if isinstance(weight, list) else [weight]
-        assert len(per_head) == heads[layer]
-        for k, a in enumerate(per_head):
-            assert np.allclose(np.asarray(a[dst, src]).ravel(), alpha[:, k].double().numpy(), atol=1e-6)
-            assert np.allclose(np.asarray(a.sum(axis=1)).ravel(), 1.0)      # softmax rows
-    assert net.aggregation == "frozen_attention"
+        name = f"aggregate{layer + 1}"
+        assert np.array_equal(sample.coefficient_edges[name], graph.edge_index.numpy())
+        assert np.allclose(sample.coefficients[name], alpha.double().numpy(), atol=1e-6)
+    binding = bind(net, sample)
+    for layer in range(2):                                        # softmax rows, per head
+        for a in binding.matrices[f"aggregate{layer + 1}"]:
+            assert np.allclose(np.asarray(a.sum(axis=1)).ravel(), 1.0)
     stages = {s.name: s for s in net.host}
-    assert list(stages) == ["encode_input", "calibrate", "decide_class"]
-    calib = stages["calibrate"]
-    assert calib.when == "once" and {"aggregate1", "aggregate2"} <= set(calib.feeds)
+    assert list(stages) == ["encode_input", "attention", "decide_class"]
+    attention = stages["attention"]
+    assert attention.when == "per_graph" and attention.per == "sample"
+    assert {"aggregate1", "aggregate2"} <= set(attention.feeds)
+    ops = host_work(net, sample)["attention"]["ops"]
+    assert ops == sample.host_ops["attention"]
     # layer 1 (its heads) sees T input steps, layer 2 (one head) the S run steps
     head_steps = heads[0] * cfg.model.num_steps + heads[1] * model.run_steps
-    assert calib.ops["exp"] == head_steps * edges and calib.ops["div"] == head_steps * edges + sum(heads) * edges
+    assert ops["exp"] == head_steps * edges and ops["div"] == head_steps * edges + sum(heads) * edges
     # multiplies: LeakyReLU per edge, head and step, running-mean scores 2 per node, head and step,
-    # STFN's variance per neuron and window step, LIF's leak per neuron and run step
+    # LIF's leak per neuron and run step (STFN's statistics are the training graph's: not recomputed)
     n, hidden = graph.num_nodes, cfg.model.hidden
     assert cfg.model.attention_scores_from == "running"
-    assert calib.ops["fp32_mult"] == (head_steps * edges + 2 * n * head_steps
-                                      + cfg.model.stfn * cfg.model.num_steps * n * hidden
-                                      + (cfg.model.neuron == "lif") * model.run_steps * n * hidden)
-    assert stages["decide_class"].ops == {"compares": graph.num_nodes * (graph.num_classes - 1)}
-    assert stages["encode_input"].ops["compares"] == cfg.model.num_steps * int(torch.count_nonzero(graph.x))
+    assert ops["fp32_mult"] == (head_steps * edges + 2 * n * head_steps
+                                + (cfg.model.neuron == "lif") * model.run_steps * n * hidden)
+    work = host_work(net, sample)
+    assert work["decide_class"]["ops"] == {"compares": graph.num_nodes * (graph.num_classes - 1)}
+    assert work["encode_input"]["ops"]["compares"] == cfg.model.num_steps * int(torch.count_nonzero(graph.x))
 
 
+@pytest.mark.slow
 @pytest.mark.lava
 @pytest.mark.usefixtures("no_leaked_processes")
 def test_gasnn_lowering_agrees_with_the_reference_spike_for_spike(trained, tmp_path):
     model, graph, cfg = trained
-    _, fixed = compile_model(model, graph, cfg)
+    _, fixed, sample = compile_model(model, graph, cfg)
     fixed = load_network(save_network(fixed, tmp_path / "net.npz"))         # host stages survive the file
-    assert [s.name for s in fixed.host][1] == "calibrate"
-    ref = run_reference(fixed)
-    assert sum(s.sum() for s in ref.spikes.values()) > 0, "a network that never spikes proves nothing"
+    (sample,) = load_samples(save_samples([sample], tmp_path / "samples.npz"))   # and coefficients theirs
+    assert [s.name for s in fixed.host][1] == "attention"
+    windows = prepare(fixed, [sample])
+    ref = run_reference(fixed, windows)
+    assert sum(ref.raster(name).sum() for name in ref.spikes) > 0, "a network that never spikes proves nothing"
     for lowering in ("fused", "stock"):
-        lava = run_on_lava(fixed, lowering)
+        lava = run_on_lava(fixed, windows, lowering)
         assert spike_agreement(ref, lava)["all"] == 1.0
         assert np.array_equal(ref.readout, lava.readout)
 
@@ -160,14 +171,17 @@ def test_gasnn_lowering_agrees_with_the_reference_spike_for_spike(trained, tmp_p
 def test_host_energy_is_counted_operations_times_45nm_constants(trained):
     from neurograph.sim.counters import count_events
     model, graph, cfg = trained
-    _, fixed = compile_model(model, graph, cfg)
-    energy = energy_report(fixed, count_events(fixed, run_reference(fixed).spikes))
-    calib = energy["host"]["stages"]["calibrate"]
-    ops = fixed.host[1].ops
-    assert calib["total_pj"] == pytest.approx(sum(ops[k] * CMOS45[k].value_pj for k in ("fp32_add", "fp32_mac",
-                                                                                        "fp32_mult")))
-    assert calib["unpriced_ops"]["exp"] == ops["exp"]          # no 45 nm constant: counted, not priced
-    assert energy["host"]["once_pj"] == calib["total_pj"] and energy["host"]["per_inference_pj"] == 0.0
+    _, fixed, sample = compile_model(model, graph, cfg)
+    windows = prepare(fixed, [sample])
+    counts = count_events(fixed, windows, run_reference(fixed, windows).spikes)
+    energy = energy_report(fixed, counts, [graph_stats(fixed, windows[0])], [host_work(fixed, sample)])
+    attention = energy["host"]["stages"]["attention"]
+    ops = sample.host_ops["attention"]
+    assert attention["total_pj"] == pytest.approx(sum(ops[k] * CMOS45[k].value_pj
+                                                      for k in ("fp32_add", "fp32_mac", "fp32_mult")))
+    assert attention["unpriced_ops"]["exp"] == ops["exp"]          # no 45 nm constant: counted, not priced
+    assert energy["host"]["per_graph_pj"] == attention["total_pj"] and energy["host"]["once_pj"] == 0.0
+    assert energy["host"]["per_inference_pj"] == 0.0              # random draws and compares: unpriced
     assert energy["chip_energy"]["where"] == "on chip"
 
 
@@ -180,7 +194,6 @@ def test_a_host_stage_must_feed_existing_parts(trained):
     net.host[-1] = HostStage("mystery", "sometimes", ["input"], {})
     with pytest.raises(IRError, match="sometimes"):
         validate(net)
-    net.host.pop()
-    net.metadata["aggregation"] = "guesswork"
-    with pytest.raises(IRError, match="guesswork"):
+    net.host[-1] = HostStage("mystery", "per_graph", ["input"], {}, per="fortnight")
+    with pytest.raises(IRError, match="fortnight"):
         validate(net)
