@@ -23,6 +23,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     d = RunConfig()
     p.add_argument("--dataset", default=d.data.name, help="cora | citeseer | pubmed | actor | dblp | synthetic (default: %(default)s)")
     p.add_argument("--data-root", default=None, help="folder holding Planetoid/<Name>/raw (default: ../shared/datasets)")
+    p.add_argument("--prototype-seed", type=int, default=None,
+                   help="synthetic: seed of the class feature prototypes, so graphs drawn with other seeds share them "
+                        "(a family of graphs for inductive use; default: drawn with the graph)")
     p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn"],
                    help="spiking model to train and deploy (its ANN baseline, GCN or GAT, is trained beside it)")
     p.add_argument("--hidden", type=int, default=d.model.hidden)
@@ -60,7 +63,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def _config(args) -> RunConfig:
     cfg = RunConfig().with_model(args.model)
-    cfg.data.name, cfg.data.root = args.dataset, args.data_root
+    cfg.data.name, cfg.data.root, cfg.data.prototype_seed = args.dataset, args.data_root, args.prototype_seed
     m = cfg.model
     m.hidden, m.layers, m.num_steps, m.neuron = args.hidden, args.layers, args.steps, args.neuron
     m.leak, m.coding = args.leak, args.coding
@@ -104,15 +107,19 @@ def cmd_simulate(args) -> None:
 
 def cmd_samples(args) -> None:
     import dataclasses
-    from neurograph.pipeline import graph_samples
-    d = RunConfig().data
-    if args.dataset == "synthetic":
-        sizes = args.num_nodes or [d.num_nodes]
-        configs = [dataclasses.replace(d, name="synthetic", root=args.data_root, seed=seed, num_nodes=n,
-                                       prototype_seed=args.prototype_seed)
-                   for seed in args.seeds for n in sizes]
+    from neurograph.pipeline import graph_samples, load_checkpoint
+    base = RunConfig.from_dict(load_checkpoint(args.checkpoint)["config"]).data
+    if args.data_root is not None:
+        base = dataclasses.replace(base, root=args.data_root)
+    name = args.dataset or base.name
+    if name == "synthetic":
+        if base.name != "synthetic" or base.prototype_seed is None:
+            raise ValueError("new synthetic graphs share class prototypes with the training graph only if the model "
+                             "was trained on a synthetic family: retrain with --dataset synthetic --prototype-seed N")
+        configs = [dataclasses.replace(base, seed=seed, num_nodes=n)
+                   for seed in args.seeds for n in (args.num_nodes or [base.num_nodes])]
     else:
-        configs = [dataclasses.replace(d, name=args.dataset, root=args.data_root)]
+        configs = [dataclasses.replace(base, name=name)]
     path = graph_samples(args.checkpoint, configs, args.out)
     print(f"saved {len(configs)} sample(s) to {path}")
 
@@ -160,8 +167,10 @@ def cmd_demo(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from neurograph import __version__
     parser = argparse.ArgumentParser(prog="neurograph", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"neurograph {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train, compile, simulate and report in one go")
@@ -183,12 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("samples", help="write graphs from a dataset as a sample file for a compiled network")
     p.add_argument("checkpoint", help="the trained model (GA-SNN computes each graph's attention with it)")
-    p.add_argument("--dataset", default="synthetic", help="cora | citeseer | actor | dblp | synthetic")
+    p.add_argument("--dataset", default=None,
+                   help="cora | citeseer | actor | dblp | synthetic (default: the checkpoint's dataset; synthetic "
+                        "graphs are drawn from the training graph's family: its features, classes and prototypes)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="synthetic: one graph per seed (and size)")
-    p.add_argument("--num-nodes", type=int, nargs="+", default=None, help="synthetic: graph sizes")
-    p.add_argument("--prototype-seed", type=int, default=0,
-                   help="synthetic: seed of the class feature prototypes, shared by every graph (default: %(default)s)")
+    p.add_argument("--num-nodes", type=int, nargs="+", default=None,
+                   help="synthetic: graph sizes (default: the training graph's)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_samples)
 
@@ -211,14 +221,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that every finally block (Lava's stop) runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
+    import signal
+
     from neurograph.compile.artifact import ArtifactError
     from neurograph.compile.ir import IRError
     from neurograph.sim.lava_runner import LavaRunError
 
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
+    except KeyboardInterrupt:
+        print(f"neurograph {args.command}: interrupted; Lava processes stopped, partial outputs discarded",
+              file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"neurograph {args.command}: terminated; Lava processes stopped, partial outputs discarded",
+              file=sys.stderr)
+        return 143
     except (ArtifactError, IRError, FileNotFoundError, ValueError, LavaRunError) as exc:   # incl. missing datasets
         print(f"neurograph {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,19 @@ class LavaRunError(RuntimeError):
     """The Lava run failed; its processes have been terminated."""
 
 
+def _start_runtime(proc, run_cfg) -> None:
+    """Compile and start Lava's processes with SIGINT and SIGTERM ignored, so the children inherit
+    that: a Ctrl-C or a SIGTERM to the process group reaches only this process, which then stops
+    them in order -- model processes killed, the shared-memory manager shut down (it unlinks its
+    segments) -- with no traceback from every child."""
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        proc.create_runtime(run_cfg=run_cfg)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def _scratch_dir() -> str:
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     return tempfile.mkdtemp(prefix="neurograph-lava-", dir=base)
@@ -37,11 +51,9 @@ def _force_stop(runtime) -> None:
     for actor in getattr(infrastructure, "actors", []) or []:
         try:
             if actor.is_alive():
-                actor.terminate()
+                actor.kill()             # they ignore SIGTERM (see _start_runtime)
                 # Lava's SystemProcess.join() takes no timeout: use multiprocessing's own
                 multiprocessing.Process.join(actor, 5)
-                if actor.is_alive():
-                    actor.kill()
         except ValueError:   # already closed
             pass
     for part in (getattr(infrastructure, "_smm", None), getattr(runtime, "_watchdog_manager", None)):
@@ -78,13 +90,15 @@ def run_on_lava(net: Network, windows: List[Window], lowering: str = "fused", pr
             bar = progress_bar(total=steps, desc=f"Lava ({lowering})", unit="step", leave=False)
         start = time.perf_counter()
         try:
+            _start_runtime(proc, run_cfg)
             for k in chunks:
                 proc.run(condition=RunSteps(num_steps=k, blocking=True), run_cfg=run_cfg)
                 if bar is not None:
                     bar.update(k)
         except BaseException as exc:
-            _force_stop(proc.runtime)
-            if isinstance(exc, KeyboardInterrupt):
+            if getattr(proc, "_runtime", None) is not None:
+                _force_stop(proc.runtime)
+            if not isinstance(exc, Exception):     # Ctrl-C, a termination signal: stopped, pass it on
                 raise
             raise LavaRunError(f"the Lava run failed ({type(exc).__name__}: {exc}); its processes were "
                                f"terminated. Lava logs a stock model's traceback only at INFO level.") from exc

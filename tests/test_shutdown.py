@@ -1,0 +1,60 @@
+"""Ctrl-C and SIGTERM during a real Lava run: the command ends quickly with 130 / 143 and leaves no
+Lava process, no shared-memory segment and no scratch directory behind."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from neurograph.compile.artifact import save_network
+from neurograph.compile.samples import save_samples
+from test_streams import feedback_network, snapshots
+
+SHM = Path("/dev/shm")
+
+
+def _shm_entries():
+    return {p.name for p in SHM.iterdir() if p.name.startswith(("psm_", "neurograph-lava-"))} if SHM.is_dir() else set()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_lava_run_leaves_nothing_behind(tmp_path, signum, code):
+    net = feedback_network()
+    net.input.num_steps = 4000                 # long enough to be interrupted inside the Lava run
+    save_network(net, tmp_path / "network.npz")
+    save_samples(snapshots(count=1), tmp_path / "samples.npz")
+    before = _shm_entries()
+    proc = subprocess.Popen([sys.executable, "-m", "neurograph", "simulate", str(tmp_path / "network.npz"),
+                             "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(n.startswith("neurograph-lava-") for n in _shm_entries() - before):
+        time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+    time.sleep(1.5)                             # inside run(): processes started, steps going
+    os.killpg(proc.pid, signum)                 # as a terminal's Ctrl-C does: the whole process group
+    start = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - start < 15
+    assert proc.returncode == code, err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("Lava (")]   # progress bar
+    assert len(lines) == 1 and lines[0].startswith("neurograph simulate: ") and "Traceback" not in err, err
+    gone_by = time.time() + 10                  # dead children reparented to init are reaped within seconds
+    while _group_alive(proc.pid) and time.time() < gone_by:
+        time.sleep(0.2)
+    assert not _group_alive(proc.pid), "Lava processes outlived the command"
+    assert _shm_entries() - before == set()
+    assert not (tmp_path / "out" / "simulation.json").exists()
