@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -48,9 +48,23 @@ class GraphStructure:
     crow_t: torch.Tensor       # A^T: rows = sources, columns = targets
     col_t: torch.Tensor
     order_t: torch.Tensor
+    _constant: dict = field(default_factory=dict)
 
     def matrix(self, values: torch.Tensor, transpose: bool = False) -> torch.Tensor:
-        """A (or A^T) with per-edge `values` given in edge_index order, (E,)."""
+        """A (or A^T) with per-edge `values` given in edge_index order, (E,).
+
+        Kept for the last constant `values` tensor seen (the GCN weights: built once, not per call)."""
+        if not values.requires_grad and values._base is None:
+            key = (id(values), values._version, transpose)
+            hit = self._constant.get(transpose)
+            if hit is not None and hit[0] == key and hit[1]() is values:
+                return hit[2]
+            a = self._build(values, transpose)
+            self._constant[transpose] = (key, weakref.ref(values), a)
+            return a
+        return self._build(values, transpose)
+
+    def _build(self, values: torch.Tensor, transpose: bool) -> torch.Tensor:
         n = self.num_nodes
         if transpose:
             return torch.sparse_csr_tensor(self.crow_t, self.col_t, values[self.order_t], (n, n),
@@ -160,7 +174,8 @@ class _SpikeProjection(torch.autograd.Function):
         (s,) = ctx.saved_tensors
         rows = torch._convert_indices_from_csr_to_coo(s.crow_indices(), s.col_indices())[0]
         cols = s.col_indices()
-        order = torch.argsort(cols * s.shape[0] + rows)
+        # S^T's order, (col, row): a stable sort on the column alone, since CSR entries are in row order
+        order = torch.sort(cols.to(torch.int32) if s.shape[1] < 2**31 else cols, stable=True).indices
         s_t = torch.sparse_csr_tensor(torch._convert_indices_from_coo_to_csr(cols[order], s.shape[1]), rows[order],
                                       s.values()[order], (s.shape[1], s.shape[0]), check_invariants=False)
         return None, torch.sparse.mm(s_t, grad.contiguous()).t()

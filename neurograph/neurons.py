@@ -28,12 +28,15 @@ class RectangularSpike(torch.autograd.Function):
 
 def run_neurons(current: torch.Tensor, threshold: float, leak: float = 0.0,
                 surrogate_width: float = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Step IF/LIF neurons through time. current: (T, ...). Returns (spikes, max |V| seen)."""
+    """Step IF/LIF neurons through time. current: (T, ...). Returns (spikes, max |V| seen).
+
+    The steps are taken with unbind (one gradient tensor for all steps, not one (T, ...) zero
+    tensor per step as indexing current[t] would give), and nothing leaves the device."""
     v = torch.zeros_like(current[0])
     spikes = []
-    v_max = torch.zeros((), dtype=current.dtype)
-    for t in range(current.shape[0]):
-        v = (1.0 - leak) * v + current[t]
+    v_max = torch.zeros((), dtype=current.dtype, device=current.device)
+    for step_current in current.unbind(0):
+        v = v + step_current if leak == 0.0 else (1.0 - leak) * v + step_current
         v_max = torch.maximum(v_max, v.detach().abs().max())
         s = RectangularSpike.apply(v - threshold, surrogate_width)
         v = v * (1.0 - s.detach())      # reset to zero; the reset itself is not differentiated
