@@ -60,7 +60,8 @@ MODEL_SETTINGS = {
 class DataConfig:
     name: str = "cora"             # cora | citeseer | pubmed | synthetic
     root: Optional[str] = None     # raw datasets (default: ../shared/datasets beside the repo)
-    cache: str = ".cache/datasets" # writable copy where PyG puts processed files
+    cache: Optional[str] = None    # writable copy where PyG puts processed files (None: the user cache dir,
+                                   # see neurograph.data.cache), keyed by the raw files' content
     # synthetic graph (contextual stochastic block model)
     num_nodes: int = 600
     num_classes: int = 4

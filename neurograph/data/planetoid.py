@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
+from neurograph.data.cache import cached_copy, load_or_explain
 from neurograph.data.graph import GraphData, from_edges
 
 PLANETOID_NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
@@ -32,7 +32,7 @@ def raw_dir(name: str, root: Optional[str]) -> Path:
     return Path(root or default_data_root()) / "Planetoid" / PLANETOID_NAMES[name] / "raw"
 
 
-def load_planetoid(name: str, root: Optional[str], cache: str) -> GraphData:
+def load_planetoid(name: str, root: Optional[str], cache: Optional[str] = None) -> GraphData:
     from torch_geometric.datasets import Planetoid
 
     title = PLANETOID_NAMES[name]
@@ -44,15 +44,9 @@ def load_planetoid(name: str, root: Optional[str], cache: str) -> GraphData:
         raise DatasetNotFoundError(
             f"{title} raw files not found: expected {', '.join(missing)} in {source}. Put the Planetoid raw files "
             f"there, or point DataConfig.root / $NEUROGRAPH_DATA at a folder holding Planetoid/{title}/raw.{hint}")
-    # The shared copy is read-only; PyG writes processed/ next to raw/, so work on a copy.
-    cache_root = Path(cache) / "Planetoid"
-    cached_raw = cache_root / title / "raw"
-    cached_raw.mkdir(parents=True, exist_ok=True)
-    for f in source.iterdir():
-        target = cached_raw / f.name
-        if not target.exists() or target.stat().st_size != f.stat().st_size:
-            shutil.copyfile(f, target)
-    data = Planetoid(str(cache_root), title, split="public")[0]
+    files = [f"ind.{name}.{s}" for s in RAW_SUFFIXES]
+    folder = cached_copy(name, source, files, f"{title}/raw", cache)
+    data = load_or_explain(title, source, folder, lambda: Planetoid(str(folder), title, split="public")[0])
     return from_edges(name, data.x.numpy(), data.y.numpy(), data.edge_index,
                       {"train": data.train_mask, "val": data.val_mask, "test": data.test_mask},
                       int(data.y.max()) + 1)
