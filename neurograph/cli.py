@@ -58,12 +58,14 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fanout", default=d.train.fanout,
                    help="sampled in-edges per node and hop, one for all layers or one per layer, e.g. 15,10 "
                         "(default: %(default)s)")
-    p.add_argument("--chip", default=d.chip.name, help="energy constants: loihi1 | loihi2 (default: %(default)s)")
+    p.add_argument("--chip", default=d.chip.name, choices=["loihi1", "loihi2"],
+                   help="energy constants and core limits (default: %(default)s)")
 
 
 def _config(args) -> RunConfig:
     cfg = RunConfig().with_model(args.model)
-    cfg.data.name, cfg.data.root, cfg.data.prototype_seed = args.dataset, args.data_root, args.prototype_seed
+    cfg.data.name, cfg.data.prototype_seed = args.dataset, args.prototype_seed
+    cfg.data.root = str(Path(args.data_root).resolve()) if args.data_root else None   # saved with the run: absolute
     m = cfg.model
     m.hidden, m.layers, m.num_steps, m.neuron = args.hidden, args.layers, args.steps, args.neuron
     m.leak, m.coding = args.leak, args.coding
@@ -74,12 +76,31 @@ def _config(args) -> RunConfig:
     t.epochs, t.lr, t.weight_decay, t.seed = args.epochs, args.lr, args.weight_decay, args.seed
     t.device, t.batch_size, t.fanout = args.device, args.batch_size, args.fanout
     cfg.chip.name = args.chip
-    return cfg
+    return cfg.check()
+
+
+def _writable(path, is_file: bool) -> Path:
+    """Refuse an output location that cannot be written, before any work starts."""
+    import tempfile
+    path = Path(path)
+    folder = path.parent if is_file else path
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to {folder} ({exc.strerror or exc}); choose another --out") from exc
+    return path
+
+
+class UsageError(ValueError):
+    """A command-line mistake; the message names the option and the fix."""
 
 
 def cmd_train(args) -> None:
     from neurograph.pipeline import train
     cfg = _config(args)
+    _writable(args.out, is_file=True)
     training = train(cfg, args.out, baseline=not args.no_baseline)
     print(json.dumps(training["accuracy"], indent=2))
     print(f"saved {args.out}")
@@ -87,6 +108,7 @@ def cmd_train(args) -> None:
 
 def cmd_compile(args) -> None:
     from neurograph.pipeline import compile_checkpoint
+    _writable(args.out, is_file=False)
     result = compile_checkpoint(args.checkpoint, args.out)
     for name, q in result["quantization"].items():
         print(f"{name}: activation scale {q['activation_scale']:.1f}, weight exp {q['weight_exp']}, "
@@ -96,6 +118,7 @@ def cmd_compile(args) -> None:
 
 def cmd_simulate(args) -> None:
     from neurograph.sim.steps import simulate
+    _writable(args.out, is_file=False)
     samples = args.samples or Path(args.network).with_name("samples.npz")
     summary = simulate(args.network, samples, args.out, engine=args.engine, lowering=args.lowering, carry=args.carry)
     print(json.dumps({k: summary[k] for k in ("accuracy", "binding", "seconds")}, indent=2))
@@ -108,6 +131,7 @@ def cmd_simulate(args) -> None:
 def cmd_samples(args) -> None:
     import dataclasses
     from neurograph.pipeline import graph_samples, load_checkpoint
+    _writable(args.out, is_file=True)
     base = RunConfig.from_dict(load_checkpoint(args.checkpoint)["config"]).data
     if args.data_root is not None:
         base = dataclasses.replace(base, root=args.data_root)
@@ -132,7 +156,14 @@ def cmd_report(args) -> None:
         print(compare_reports(a, b, names=tuple(args.compare)))
         return
     if not args.run_dir:
-        raise ValueError("give a run directory (or --compare A B)")
+        raise UsageError("give a run directory (or --compare A B)")
+    if args.energy_table:
+        from neurograph.sim.energy import load_energy_table
+        load_energy_table(args.energy_table)        # a bad table is refused before any work
+    if not (Path(args.run_dir) / "simulation.json").is_file():
+        raise UsageError(f"{args.run_dir} holds no simulation.json; run `neurograph simulate ... --out "
+                         f"{args.run_dir}` first")
+    _writable(args.run_dir, is_file=False)
     print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table)))
     print(f"wrote report.json, report.md and report.html in {args.run_dir}")
 
@@ -142,8 +173,7 @@ def cmd_demo(args) -> None:
     from neurograph.sim.report import render_markdown
     from neurograph.sim.steps import report, simulate
     cfg = _config(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _writable(args.out, is_file=False)
     (out / "config.json").write_text(cfg.to_json())
     start = time.perf_counter()
     print(f"[1/4] train {cfg.model.name} and its ANN baseline on {cfg.data.name}")
@@ -171,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurograph", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"neurograph {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train, compile, simulate and report in one go")
@@ -215,8 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="count events, price them, write report.json/.md/.html")
     p.add_argument("run_dir", nargs="?")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="show two run directories side by side")
-    p.add_argument("--chip", default="loihi1")
-    p.add_argument("--energy-table", default=None, help="JSON file of per-event energies (overrides --chip)")
+    p.add_argument("--chip", default="loihi1", choices=["loihi1", "loihi2"],
+                   help="energy constants and core limits (default: %(default)s)")
+    p.add_argument("--energy-table", default=None,
+                   help="JSON file of per-event energies, each {value_pj, source} (overrides --chip's constants)")
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -249,9 +282,29 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 143
     except (ArtifactError, IRError, FileNotFoundError, ValueError, LavaRunError) as exc:   # incl. missing datasets
-        print(f"neurograph {args.command}: error: {exc}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"neurograph {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:              # disk full, permissions: the files were written atomically or not at all
+        if args.debug:
+            raise
+        print(f"neurograph {args.command}: error: {exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}; nothing half-written was left", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"neurograph {args.command}: internal error ({type(exc).__name__}: {_one_line(exc)}); "
+              f"rerun with --debug for the traceback and report it", file=sys.stderr)
+        return 1
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error message on one line (a Lava failure carries the model's traceback below its first line)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 if __name__ == "__main__":

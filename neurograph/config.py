@@ -127,3 +127,56 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def check(self) -> "RunConfig":
+        """Raise ConfigError naming the first setting out of range (and its command-line option)."""
+        m, d, t, q = self.model, self.data, self.train, self.quant
+        rules = [
+            ("model.name", "--model", m.name in ("gcsnn", "gasnn", "gcn", "gat"), "one of gcsnn, gasnn, gcn, gat"),
+            ("model.hidden", "--hidden", _int(m.hidden) and m.hidden >= 1, "an integer >= 1"),
+            ("model.layers", "--layers", _int(m.layers) and m.layers >= 1, "an integer >= 1"),
+            ("model.num_steps", "--steps", _int(m.num_steps) and m.num_steps >= 1, "an integer >= 1"),
+            ("model.neuron", "--neuron", m.neuron in ("if", "lif"), "if or lif"),
+            ("model.leak", "--leak", _real(m.leak) and 0.0 <= m.leak < 1.0 and (m.neuron == "lif" or m.leak == 0.0),
+             "in [0, 1), and 0 unless --neuron lif"),
+            ("model.threshold", "", _real(m.threshold) and m.threshold > 0, "a positive number"),
+            ("model.coding", "--coding", m.coding in ("bernoulli", "deterministic"), "bernoulli or deterministic"),
+            ("model.dropout", "--dropout", _real(m.dropout) and 0.0 <= m.dropout < 1.0, "in [0, 1)"),
+            ("model.attention_dropout", "--attention-dropout", _real(m.attention_dropout)
+             and 0.0 <= m.attention_dropout < 1.0, "in [0, 1)"),
+            ("model.heads", "--heads", _int(m.heads) and m.heads >= 1 and _int(m.hidden) and m.hidden % m.heads == 0,
+             "an integer >= 1 that divides --hidden"),
+            ("model.attention_scores_from", "--attention-scores", m.attention_scores_from in ("running", "step"),
+             "running or step"),
+            ("model.init", "--init", m.init in ("default", "balanced"), "default or balanced"),
+            ("model.surrogate_width", "", _real(m.surrogate_width) and m.surrogate_width > 0,
+             "a positive number"),
+            ("data.num_nodes", "--num-nodes", _int(d.num_nodes) and d.num_nodes >= 4 * d.num_classes,
+             "an integer >= 4 x the classes"),
+            ("train.epochs", "--epochs", _int(t.epochs) and t.epochs >= 1, "an integer >= 1"),
+            ("train.lr", "--lr", _real(t.lr) and t.lr > 0, "a positive number"),
+            ("train.weight_decay", "--weight-decay", _real(t.weight_decay) and t.weight_decay >= 0, "a number >= 0"),
+            ("train.seed", "--seed", _int(t.seed) and t.seed >= 0, "an integer >= 0"),
+            ("quant.target_threshold", "", _int(q.target_threshold) and 1 <= q.target_threshold < (1 << 17),
+             "an integer in 1..131071"),
+            ("quant.headroom", "", _real(q.headroom) and q.headroom >= 1.0, "a number >= 1"),
+        ]
+        for name, option, ok, want in rules:
+            if not ok:
+                value = getattr(getattr(self, name.split(".")[0]), name.split(".")[1])
+                where = f"{option} ({name})" if option else name
+                raise ConfigError(f"{where} must be {want}, got {value!r}")
+        return self
+
+
+class ConfigError(ValueError):
+    """A run setting out of range; the message names the setting, its option and what it must be."""
+
+
+def _int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _real(x) -> bool:
+    import math
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
