@@ -34,7 +34,7 @@ def check_run(out, chance, model="gcsnn"):
     assert report["config"]["model"]["name"] == model            # the run's configuration travels along
     md = (out / "report.md").read_text()
     assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md
-    aggregation = {"gcsnn": "GCN-normalized adjacency", "gasnn": "attention coefficients frozen"}[model]
+    aggregation = {"gcsnn": "GCN-normalized adjacency", "gasnn": "attention coefficients computed per graph"}[model]
     assert aggregation in md and "| decide_class | per inference | readout |" in md
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "raster_" in page
@@ -52,10 +52,20 @@ def test_demo_on_synthetic_graph(tmp_path, capsys):
 
 def test_separate_steps_and_reference_engine(tmp_path, capsys):
     ckpt = tmp_path / "model.pt"
-    assert main(["train", "--dataset", "synthetic", "--epochs", "5", "--hidden", "8", "--no-baseline",
-                 "--out", str(ckpt)]) == 0
+    assert main(["train", "--dataset", "synthetic", "--prototype-seed", "0", "--epochs", "5", "--hidden", "8",
+                 "--no-baseline", "--out", str(ckpt)]) == 0
     assert main(["compile", str(ckpt), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "samples.npz").is_file()                 # the training graph, as the network's sample
     assert main(["simulate", str(tmp_path / "network.npz"), "--out", str(tmp_path), "--engine", "reference"]) == 0
+    # the same compiled network on two new graphs of another size, each its own run
+    new = tmp_path / "new.samples.npz"
+    assert main(["samples", str(ckpt), "--dataset", "synthetic", "--seeds", "1", "2", "--num-nodes", "150",
+                 "--out", str(new)]) == 0
+    assert main(["simulate", str(tmp_path / "network.npz"), "--samples", str(new), "--out", str(tmp_path / "new"),
+                 "--engine", "reference"]) == 0
+    simulation = json.loads((tmp_path / "new" / "simulation.json").read_text())
+    assert [(s["run"], s["nodes"]) for s in simulation["samples"]] == [(0, 150), (1, 150)]
+    assert all(0.0 <= s["accuracy"]["fixed_reference"] <= 1.0 for s in simulation["samples"])
     assert main(["report", str(tmp_path), "--chip", "loihi2"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["energy"]["chip"] == "loihi2" and report["energy"]["chip_energy"]["total_pj"] is None
@@ -106,4 +116,4 @@ def test_multi_head_gasnn_deploys_spike_for_spike(tmp_path):
                  "--heads", "2", "--out", str(out)]) == 0
     report = check_run(out, chance=0.25, model="gasnn")
     assert [p["heads"] for p in report["network"]["projections"]] == [None, 2, None, 1]   # the output layer: 1
-    assert "| calibrate | once |" in (out / "report.md").read_text()
+    assert "| attention | per graph |" in (out / "report.md").read_text()
