@@ -97,7 +97,7 @@ class EpochRunner:
             device_ids = [graph.x.device.index] if graph.x.device.type == "cuda" else None
             # buffers (STFN statistics, frozen attention) are calibration results, not to be broadcast
             self.step_module = DistributedDataParallel(self.step_module, device_ids=device_ids,
-                                                       broadcast_buffers=False)
+                                                       forward_sync_buffers=False)
         self.train_nodes = graph.masks["train"].nonzero().view(-1)
         t = cfg.train
         self.sampler = None
