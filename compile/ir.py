@@ -259,11 +259,12 @@ def validate(net: Network) -> Network:
         if pop.input_scale is not None and np.shape(pop.input_scale) != (pop.features,):
             raise IRError(f"{where}: input scale has shape {np.shape(pop.input_scale)}, expected ({pop.features},)")
         pop.neuron.check(pop, net.domain, where)
-        if not [pr for pr in net.incoming(pop.name) if not net.is_feedback(pr)]:
-            raise IRError(f"{where}: no feed-forward incoming projection (list populations so that each is "
-                          f"fed by the input or an earlier population)")
     for pr in net.projections:
         _validate_projection(net, pr)
+    for pop in net.populations:
+        if not [pr for pr in net.incoming(pop.name) if not net.is_feedback(pr)]:
+            raise IRError(f"population {pop.name!r} ({pop.kind}): no feed-forward incoming projection (list "
+                          f"populations so that each is fed by the input or an earlier population)")
     if net.readout.population not in names[1:]:
         raise IRError(f"readout population {net.readout.population!r} does not exist")
     readout = net.population(net.readout.population)

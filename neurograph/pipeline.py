@@ -70,9 +70,24 @@ def train(cfg: RunConfig, out_path, baseline: bool = True, progress: bool = True
                             for name, (_, r) in runs.items()}}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
+    _atomic_torch_save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
                 "state_dict": model.state_dict(), "training": training}, out_path)
     return training
+
+
+def _atomic_torch_save(obj, path) -> None:
+    """torch.save to a temporary name beside `path`, then rename: never a half-written checkpoint."""
+    import os
+    import tempfile
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path):
@@ -124,6 +139,10 @@ def compile_checkpoint(checkpoint_path, out_dir) -> dict:
     ckpt = load_checkpoint(checkpoint_path)
     model, graph, cfg = restore_model(ckpt)
     folded, fixed, sample = compile_model(model, graph, cfg, ckpt["training"])
+    from neurograph.compile.artifact import file_hash
+    for net in (folded, fixed):          # provenance: the checkpoint this network was compiled from
+        net.metadata["made_from"] = {"checkpoint": str(Path(checkpoint_path).resolve()),
+                                     "checkpoint_sha256": file_hash(checkpoint_path)}
     out = Path(out_dir)
     paths = {"float": save_network(folded, out / "network.float.npz"), "fixed": save_network(fixed, out / "network.npz"),
              "samples": save_samples([sample], out / "samples.npz")}

@@ -14,6 +14,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from neurograph.compile.artifact import atomic_write_text
 from neurograph.compile.graphs import RULES
 from neurograph.compile.ir import Network
 
@@ -58,11 +59,12 @@ def write_report(report: dict, out_dir, plots: Optional[Dict[str, bytes]] = None
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md"}
     markdown = render_markdown(report)
-    paths["json"].write_text(json.dumps(report, indent=2, default=_plain))
-    paths["md"].write_text(markdown)
+    # each file is written to a temporary name and renamed: never half-written, never a mix of runs
+    atomic_write_text(paths["json"], json.dumps(report, indent=2, default=_plain))
+    atomic_write_text(paths["md"], markdown)
     if plots is not None:
         paths["html"] = out / "report.html"
-        paths["html"].write_text(render_html(markdown, plots))
+        atomic_write_text(paths["html"], render_html(markdown, plots))
     return paths
 
 
