@@ -28,12 +28,14 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                         "(a family of graphs for inductive use; default: drawn with the graph)")
     p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn"],
                    help="spiking model to train and deploy (its ANN baseline, GCN or GAT, is trained beside it)")
-    p.add_argument("--hidden", type=int, default=d.model.hidden)
-    p.add_argument("--layers", type=int, default=d.model.layers)
+    p.add_argument("--hidden", type=int, default=d.model.hidden, help="features per hidden layer (default: %(default)s)")
+    p.add_argument("--layers", type=int, default=d.model.layers,
+                   help="graph layers, the last feeds the readout (default: %(default)s)")
     p.add_argument("--steps", type=int, default=d.model.num_steps, help="T, input time steps (default: %(default)s)")
-    p.add_argument("--neuron", default=d.model.neuron, choices=["if", "lif"])
+    p.add_argument("--neuron", default=d.model.neuron, choices=["if", "lif"], help="hidden neuron model (default: %(default)s)")
     p.add_argument("--leak", type=float, default=d.model.leak, help="LIF leak per step, 0..1")
-    p.add_argument("--coding", default=d.model.coding, choices=["bernoulli", "deterministic"])
+    p.add_argument("--coding", default=d.model.coding, choices=["bernoulli", "deterministic"],
+                   help="spike coding of the node features (default: %(default)s)")
     # default None: the model's own setting (config.MODEL_SETTINGS) unless given
     p.add_argument("--stfn", action=argparse.BooleanOptionalAction, default=None,
                    help="STFN on the hidden layers (default: off)")
@@ -47,10 +49,12 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                    help="GA-SNN (and its GAT baseline): attention heads per hidden layer (default: the model's setting)")
     p.add_argument("--init", default=None, choices=["default", "balanced"],
                    help="weight initialization; 'balanced' scales hidden currents to the threshold (deep networks)")
-    p.add_argument("--epochs", type=int, default=d.train.epochs)
-    p.add_argument("--lr", type=float, default=d.train.lr)
-    p.add_argument("--weight-decay", type=float, default=d.train.weight_decay)
-    p.add_argument("--seed", type=int, default=d.train.seed)
+    p.add_argument("--epochs", type=int, default=d.train.epochs, help="training epochs (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=d.train.lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=d.train.weight_decay,
+                   help="weight decay on weight matrices (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.train.seed,
+                   help="seed of parameters, dropout and training spikes (default: %(default)s)")
     p.add_argument("--device", default=d.train.device,
                    help="training device: auto (the GPU when there is one) | cpu | cuda (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=d.train.batch_size,
@@ -169,12 +173,13 @@ def cmd_report(args) -> None:
 
 
 def cmd_demo(args) -> None:
+    from neurograph.compile.artifact import atomic_write_text
     from neurograph.pipeline import compile_checkpoint, train
     from neurograph.sim.report import render_markdown
     from neurograph.sim.steps import report, simulate
     cfg = _config(args)
     out = _writable(args.out, is_file=False)
-    (out / "config.json").write_text(cfg.to_json())
+    atomic_write_text(out / "config.json", cfg.to_json())
     start = time.perf_counter()
     print(f"[1/4] train {cfg.model.name} and its ANN baseline on {cfg.data.name}")
     train(cfg, out / "model.pt")
@@ -206,19 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train, compile, simulate and report in one go")
     _add_config_args(p)
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
+    p.add_argument("--out", default="runs/demo", help="folder for every artifact (default: %(default)s)")
+    p.add_argument("--lowering", default="fused", choices=["fused", "stock"],
+                   help="Lava lowering: our fused GraphConv processes, or Lava's stock processes (small graphs)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train a graph SNN (and its GCN/GAT baseline)")
     _add_config_args(p)
-    p.add_argument("--out", default="runs/model.pt")
+    p.add_argument("--out", default="runs/model.pt", help="checkpoint file to write (default: %(default)s)")
     p.add_argument("--no-baseline", action="store_true", help="skip the ANN baseline")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("compile", help="export, fold and quantize a checkpoint to network.npz")
-    p.add_argument("checkpoint")
-    p.add_argument("--out", default="runs")
+    p.add_argument("checkpoint", help="a checkpoint written by `neurograph train`")
+    p.add_argument("--out", default="runs", help="folder for network.npz, network.float.npz, samples.npz")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("samples", help="write graphs from a dataset as a sample file for a compiled network")
@@ -226,25 +232,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None,
                    help="cora | citeseer | actor | dblp | synthetic (default: the checkpoint's dataset; synthetic "
                         "graphs are drawn from the training graph's family: its features, classes and prototypes)")
-    p.add_argument("--data-root", default=None)
+    p.add_argument("--data-root", default=None, help="folder holding the raw datasets")
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="synthetic: one graph per seed (and size)")
     p.add_argument("--num-nodes", type=int, nargs="+", default=None,
                    help="synthetic: graph sizes (default: the training graph's)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="sample file to write (.samples.npz)")
     p.set_defaults(func=cmd_samples)
 
     p = sub.add_parser("simulate", help="run a compiled network on samples, on Lava and the reference")
-    p.add_argument("network")
+    p.add_argument("network", help="a compiled network.npz")
     p.add_argument("--samples", default=None, help="sample file (default: samples.npz beside the network)")
     p.add_argument("--carry", action="store_true",
                    help="run the samples as one sequence with neuron state carried (default: reset per sample)")
-    p.add_argument("--out", default="runs")
-    p.add_argument("--engine", default="lava", choices=["lava", "reference"])
-    p.add_argument("--lowering", default="fused", choices=["fused", "stock"])
+    p.add_argument("--out", default="runs", help="folder for simulation.json and spikes.npz (default: %(default)s)")
+    p.add_argument("--engine", default="lava", choices=["lava", "reference"],
+                   help="lava: run on Lava and check it against the reference; reference: the reference only")
+    p.add_argument("--lowering", default="fused", choices=["fused", "stock"],
+                   help="Lava lowering: fused (ours, any size) or stock (Lava's own processes, small graphs)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("report", help="count events, price them, write report.json/.md/.html")
-    p.add_argument("run_dir", nargs="?")
+    p.add_argument("run_dir", nargs="?", help="a folder written by `neurograph simulate`")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="show two run directories side by side")
     p.add_argument("--chip", default="loihi1", choices=["loihi1", "loihi2"],
                    help="energy constants and core limits (default: %(default)s)")

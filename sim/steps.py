@@ -162,21 +162,35 @@ def simulate(network_path, samples_path, out_dir, engine: str = "lava", lowering
     return summary
 
 
-def load_run_spikes(path, net: Network, run: int = 0) -> dict:
-    """One run's spike rasters, bool (steps, N, F), from spikes.npz."""
+def load_run_spikes(path, net: Network, made_from: dict, run: int = 0) -> dict:
+    """One run's spike rasters, bool (steps, N, F), from spikes.npz -- refused unless it was written by
+    the same simulation (`made_from`) and its rasters fit the network."""
+    import zipfile
     prefix = f"run{run}.spikes."
-    with np.load(path, allow_pickle=False) as z:
-        return {k[len(prefix):]: np.unpackbits(z[k], axis=-1, count=net.population(k[len(prefix):]).features)
-                .astype(bool) for k in z.files if k.startswith(prefix)}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            written_from = json.loads(z["made_from"].tobytes())
+            packed = {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is not a readable spike file ({type(exc).__name__}); simulate again") from exc
+    if written_from != made_from:
+        raise ArtifactError(f"{path} and simulation.json come from different simulations; simulate again")
+    spikes = {}
+    for name, raster in packed.items():
+        pop = next((p for p in net.populations if p.name == name), None)
+        if pop is None or raster.dtype != np.uint8 or raster.ndim != 3 or raster.shape[2] != (pop.features + 7) // 8:
+            raise ArtifactError(f"{path}: raster {name!r} does not fit the network; simulate again")
+        spikes[name] = np.unpackbits(raster, axis=-1, count=pop.features).astype(bool)
+    return spikes
 
 
 def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None,
            plots: bool = True) -> dict:
     """Price a simulated run's events and write report.json / .md / .html (with plots).
 
-    Refuses a run directory whose simulation was made from another network or sample file."""
+    The network is the one the simulation recorded (or `network_path`); refuses a network, or a
+    spike file, that the simulation was not made from."""
     run_dir = Path(run_dir)
-    network_path = Path(network_path or run_dir / "network.npz")
     sim_path = run_dir / "simulation.json"
     if not sim_path.is_file():
         raise ArtifactError(f"{sim_path} does not exist; run `neurograph simulate` into {run_dir} first")
@@ -185,6 +199,8 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
         made_from = simulation["made_from"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"{sim_path} is not a simulation summary ({type(exc).__name__}); simulate again") from exc
+    # the network it was simulated from (as recorded), unless another is given
+    network_path = Path(network_path or made_from.get("network") or run_dir / "network.npz")
     net = load_network(network_path)
     if file_hash(network_path) != made_from.get("network_sha256"):
         raise ArtifactError(f"{sim_path} was simulated from another network than {network_path} (sha256 differs); "
@@ -203,7 +219,7 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
     energy = energy_report(net, counts, simulation["graphs"], simulation["host_work"], chip, table,
                            table_name=f"{Path(energy_table).name}" if table else None)
     result = build_report(net, simulation, counts.to_dict(), energy, mapping)
-    spikes = load_run_spikes(run_dir / "spikes.npz", net) if plots else None
+    spikes = load_run_spikes(run_dir / "spikes.npz", net, made_from) if plots else None
     write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result
 

@@ -195,3 +195,28 @@ def test_read_only_output_folder(run_dir):
     out.chmod(0o500)
     one_line_error(*cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", out),
                    match="cannot write")
+
+
+@pytest.mark.slow
+def test_report_refuses_spikes_of_another_simulation(run_dir):
+    first, second = run_dir / "a", run_dir / "b"
+    for out in (first, second):
+        assert cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", out)[0] == 0
+    save_samples(snapshots(count=1), run_dir / "samples.npz")     # b is simulated from other samples
+    assert cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", second)[0] == 0
+    shutil.copy(second / "spikes.npz", first / "spikes.npz")
+    one_line_error(*cli("report", first), match="different simulations")
+
+
+def test_random_bytes_as_a_sample_file(tmp_path):
+    from neurograph.compile.samples import SampleError, load_samples
+    (tmp_path / "s.npz").write_bytes(np.random.default_rng(1).bytes(5000))
+    with pytest.raises(SampleError, match="not a readable sample file"):
+        load_samples(tmp_path / "s.npz")
+
+
+@pytest.mark.slow
+def test_output_path_through_a_file(run_dir):
+    (run_dir / "afile").write_text("x")
+    one_line_error(*cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", run_dir / "afile" / "o"),
+                   match="cannot write")
