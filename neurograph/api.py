@@ -301,6 +301,8 @@ def run(network: Union[Network, PathLike], samples: Union[Sample, Sequence[Sampl
         network_path = save_network(network, out / "network.npz")
         if float_network is not None:
             save_network(_as_network(float_network), out / "network.float.npz")
+        else:       # simulate() pairs network.npz with the float network beside it: not an earlier run's
+            (out / "network.float.npz").unlink(missing_ok=True)
     else:
         network_path = Path(network)
         if float_network is not None:
