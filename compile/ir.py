@@ -301,8 +301,9 @@ def _validate_projection(net: Network, pr: Projection) -> None:
     if pr.source != net.input.name and net.population(pr.source).neuron.output == "none":
         raise IRError(f"{where}: {pr.source!r} ({net.population(pr.source).kind}) sends nothing; it cannot be a source")
     if net.is_feedback(pr) and pr.source != net.input.name and not net.population(pr.source).neuron.spiking:
-        raise IRError(f"{where}: a feedback projection must come from a spiking population (a cycle through "
-                      f"graded payloads has no bounded payload width)")
+        raise IRError(f"{where}: {pr.source!r} is listed at or after its target, which makes this a feedback "
+                      f"projection, and feedback must come from a spiking population (a cycle through graded "
+                      f"payloads has no bounded width); list populations so each is fed by earlier ones")
     f_src, f_tgt = net.features(pr.source), net.population(pr.target).features
     if pr.kind == "dense":
         w = np.asarray(pr.weight) if pr.weight is not None else None

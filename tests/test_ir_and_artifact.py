@@ -78,7 +78,7 @@ def test_not_a_zip_file(tmp_path):
     (lambda n: setattr(n.readout, "population", "missing"), "readout population"),
     (lambda n: setattr(n.readout, "population", "if1"), "has no membrane readout"),
     (lambda n: setattr(n.input, "features", 0), "needs >= 1 feature"),
-    (lambda n: n.populations.reverse(), "no feed-forward incoming projection"),
+    (lambda n: n.populations.reverse(), "is listed at or after its target"),
 ])
 def test_structural_errors_name_the_problem(breakage, message):
     net = copy.deepcopy(make_float_network())
