@@ -108,7 +108,11 @@ def check_sample(sample: Sample, net: Optional[Network] = None) -> Sample:
 
 
 def disjoint_union(samples: List[Sample], name: str = "batch") -> Sample:
-    """Many graphs as one: nodes concatenated, edges offset, inputs and targets stacked."""
+    """Many graphs as one: nodes concatenated, edges offset, inputs and targets stacked.
+
+    Nodes of different graphs share no edge, so each graph's nodes compute exactly what they
+    would alone -- given the same input spikes: samples with rasters (or deterministic coding)
+    give the same per-graph results; Bernoulli-coded features draw one stream over the union."""
     if not samples:
         raise SampleError("disjoint_union needs at least one sample")
     if any(s.coefficients for s in samples):

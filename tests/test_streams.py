@@ -101,3 +101,14 @@ def test_stock_lowering_refuses_a_changing_graph():
     net = feedback_network()
     with pytest.raises(IRError, match="stock lowering holds one graph"):
         lower_to_lava(net, prepare(net, snapshots()), "/tmp", "stock")
+
+
+def test_disjoint_union_of_small_graphs_equals_running_them_one_by_one():
+    from neurograph.compile.samples import disjoint_union
+    net = feedback_network()
+    graphs = [Sample(f"g{k}", n, random_edges(np.random.default_rng(k), n, 2.0),
+                     spikes=np.random.default_rng(10 + k).random((3, n, 4)) < 0.5)
+              for k, n in enumerate((5, 9, 7))]
+    one_by_one = [r.readout for r in run_samples(net, graphs)]
+    batch = run_samples(net, [disjoint_union(graphs)])[0].readout
+    assert np.array_equal(batch, np.concatenate(one_by_one))
