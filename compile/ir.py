@@ -355,7 +355,7 @@ def check_ranges(net: Network, graph_mantissas: Callable[[Projection], list]) ->
     """Prove that no sum or payload of `net` can wrap or clip, given the bound graphs.
 
     `graph_mantissas(pr)` returns a graph projection's per-head integer CSR matrices.
-    Worst cases: binary sources send 1, a relay sends at most its summed input. For each
+    Worst cases: binary sources send 1, a graded kind at most its ``output_bound`` (a relay: its summed input). For each
     projection the accumulated sum (with Lava's stored 2m for mixed signs) and the shifted
     sum must fit int32; each population's total input must fit int32 (InPorts add in
     int32); each relay's worst input must fit its payload_bits. Returns the worst |output|
@@ -396,10 +396,11 @@ def check_ranges(net: Network, graph_mantissas: Callable[[Projection], list]) ->
             raise IRError(f"population {pop.name!r}: worst-case summed input {total:,} of its projections overflows "
                           f"the {ACCUMULATOR_BITS}-bit input port")
         if pop.neuron.graded:
+            payload = pop.neuron.output_bound(pop, total)      # a relay: its summed input
             top = (1 << (pop.payload_bits - 1)) - 1
-            if total > top:
-                raise IRError(f"population {pop.name!r} ({pop.kind}): worst-case payload {total:,} does not fit "
+            if payload > top:
+                raise IRError(f"population {pop.name!r} ({pop.kind}): worst-case payload {payload:,} does not fit "
                               f"its {pop.payload_bits}-bit payload; re-quantize (quantize sets the width from the "
                               f"worst case) or lower the incoming weights")
-            bound[pop.name] = total
+            bound[pop.name] = payload
     return bound

@@ -1,6 +1,6 @@
 """Random fixed-point networks over the whole IR, for differential tests.
 
-Each network mixes what the IR allows: relays (graded payloads at their worst-case
+Each network mixes what the IR allows: relays and VSNs (graded payloads at their worst-case
 width), IF / LIF / LIF-with-subtraction populations, dense and graph projections
 (rules gcn, mean and host-given attention with heads), mixed-sign 8-bit weights,
 exponents over their whole range, leaks, biases, feedback projections, and an
@@ -17,6 +17,7 @@ from neurograph.compile.ir import Input, IRError, Network, Population, Projectio
 from neurograph.compile.samples import Sample
 
 SPIKING = ("if", "lif", "lif_subtract")
+HIDDEN = SPIKING + ("vsn",)       # hidden kinds drawn; a VSN (graded) is never a feedback source
 
 
 def _weights(rng, shape):
@@ -29,12 +30,13 @@ def _weights(rng, shape):
 
 
 def _spiking(rng, name, features):
-    kind = SPIKING[rng.integers(len(SPIKING))]
+    kind = HIDDEN[rng.integers(len(HIDDEN))]
     leak = 0 if kind == "if" else int(rng.integers(0, 4096))
     bias = rng.integers(-4096, 4096, features) if rng.random() < 0.6 else None
     top = (1 << 10) if rng.random() < 0.8 else (1 << 17) - 1      # mostly low enough to spike
     vth = int(np.exp(rng.uniform(0, np.log(top))))
-    return Population(name, kind, features, threshold=vth, leak=leak, bias=bias, bias_exp=int(rng.integers(0, 8)))
+    return Population(name, kind, features, threshold=vth, leak=leak, bias=bias, bias_exp=int(rng.integers(0, 8)),
+                      payload_bits=24 if kind == "vsn" else 0)
 
 
 def random_network(rng, num_steps: int = 4) -> Network:
@@ -74,7 +76,8 @@ def random_network(rng, num_steps: int = 4) -> Network:
                                    bias=bias, bias_exp=int(rng.integers(0, 8))))
         else:
             pops.append(_spiking(rng, target, f_out))
-            spiking_names.append((target, f_out))
+            if pops[-1].neuron.spiking:
+                spiking_names.append((target, f_out))
         source, f_src = target, f_out
     if spiking_names and rng.random() < 0.6:          # feedback: a later spiking population back to an earlier one
         (late, f_late), (early, f_early) = spiking_names[-1], spiking_names[0]

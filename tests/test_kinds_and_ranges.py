@@ -22,10 +22,10 @@ def _step_all(kind, pop, inputs, fixed=True):
 
 
 def test_registry_lists_every_kind_once():
-    assert set(kind_names()) == {"relay", "if", "lif", "lif_subtract", "integrator"}
+    assert set(kind_names()) == {"relay", "if", "lif", "lif_subtract", "integrator", "vsn"}
     assert get_kind("lif_subtract").spiking and get_kind("relay").graded and get_kind("integrator").readout
-    with pytest.raises(IRError, match="unknown neuron kind 'vsn'"):
-        get_kind("vsn")
+    with pytest.raises(IRError, match="unknown neuron kind 'resonator'"):
+        get_kind("resonator")
 
 
 def test_lif_subtract_fixed_point_by_hand():

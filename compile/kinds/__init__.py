@@ -33,6 +33,9 @@ class NeuronKind:
     # fixed-domain parameter -> (bits, signed), for documentation and reports
     params: Dict[str, tuple] = {}
     help: str = ""
+    # a graded kind whose payload is its summed input, stateless (the relay): the fused lowering
+    # may fold it into a GraphConv process
+    forwards_input: bool = False
 
     @property
     def spiking(self) -> bool:
@@ -87,6 +90,7 @@ _REGISTERED = {
     "lif": "neurograph.compile.kinds.lif:LIF",
     "lif_subtract": "neurograph.compile.kinds.lif_subtract:LIFSubtract",
     "integrator": "neurograph.compile.kinds.integrator:Integrator",
+    "vsn": "neurograph.compile.kinds.vsn:VSN",
 }
 _instances: Dict[str, NeuronKind] = {}
 

@@ -18,6 +18,7 @@ MAX_PAYLOAD_BITS = 24             # graded spike payload (Loihi 2)
 class Relay(NeuronKind):
     name = "relay"
     output = "graded"
+    forwards_input = True
     params = {"payload_bits": (5, False)}
     help = "graded relay: payload = summed input (signed, payload_bits wide)"
 

@@ -63,7 +63,7 @@ class _Context:
 
 
 def _fusable(net: Network, relay_name: str):
-    """A graded relay fed by one dense projection and read by one graph projection (no feedback)."""
+    """A relay (a kind that forwards its input) fed by one dense projection and read by one graph projection."""
     ins, outs = net.incoming(relay_name), [pr for pr in net.projections if pr.source == relay_name]
     if len(ins) == 1 and len(outs) == 1 and ins[0].kind == "dense" and outs[0].kind == "graph" \
             and not net.is_feedback(ins[0]) and not net.is_feedback(outs[0]):
@@ -102,7 +102,7 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
         return [w.binding.heads(pr) for w in windows]
 
     for pop in net.populations:
-        pair = _fusable(net, pop.name) if lowering == "fused" and pop.neuron.graded else None
+        pair = _fusable(net, pop.name) if lowering == "fused" and pop.neuron.forwards_input else None
         if pair is not None:
             dense, graph = pair
             procs[pop.name] = GraphConv(weight=dense.weight, weight_exp=dense.exponent, schedule=schedule(graph),

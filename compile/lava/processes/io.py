@@ -126,3 +126,35 @@ class PyMembraneReadoutModel(PyLoihiProcessModel):
             self._membranes.append(np.array(self._pop.neuron.membrane(self._state)))
         if self.time_step == p["window"] * p["windows"]:
             np.save(p["path"], np.stack(self._membranes))
+
+
+class PayloadRecorder(AbstractProcess):
+    """Records every graded payload of a population (0 where silent); writes an int32 raster
+    (steps, N, F) at step `steps`. For graded kinds with their own process (e.g. the VSN)."""
+
+    def __init__(self, shape, steps: int, path: str, error_path: str, **kwargs):
+        super().__init__(shape=tuple(shape), steps=steps, path=path, error_path=error_path, **kwargs)
+        self.a_in = InPort(shape=tuple(shape))
+
+
+@implements(proc=PayloadRecorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyPayloadRecorderModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        shape, steps = proc_params["shape"], proc_params["steps"]
+        self._raster = np.zeros((steps, *shape), dtype=np.int32)
+
+    def run_spk(self):
+        s = self.a_in.recv()
+        guarded(self, lambda: self._record(s))
+
+    def _record(self, s):
+        t = self.time_step - 1
+        if t < self._raster.shape[0]:
+            self._raster[t] = s
+        if self.time_step == self.proc_params["steps"]:
+            np.save(self.proc_params["path"], self._raster)
