@@ -36,6 +36,7 @@ def graph_stats(net: Network, window) -> dict:
     s = window.sample
     return {"name": s.name, "num_nodes": s.num_nodes, "edges": s.num_edges,
             "input_nonzero": int(np.count_nonzero(s.features)) if s.features is not None else int(s.spikes.any(0).sum()),
+            "input_binary": bool(s.features is not None and np.all(s.features[s.features != 0] == 1.0)),
             "graph_nnz": {pr: [int(m.nnz) for m in ms] for pr, ms in window.binding.matrices.items()}}
 
 
