@@ -60,13 +60,8 @@ class InputSpec:
         """Nonzero input features (what the host's encoder touches each step)."""
         return 0 if self.rows is None else int(self.rows.size)
 
-    def stream(self) -> Iterator[np.ndarray]:
-        """Yield the bool (N, F) raster of steps 1..T."""
-        shape = (self.num_nodes, self.num_features)
-        if self.packed is not None:
-            for t in range(self.num_steps):
-                yield np.unpackbits(self.packed[t], axis=-1, count=self.num_features).astype(bool)
-            return
+    def fired(self) -> Iterator[np.ndarray]:
+        """Yield, for steps 1..T, the indices (into rows/cols/rates) of the nonzero features that spike."""
         rng = np.random.default_rng(self.seed)
         acc = np.zeros(self.rates.shape)
         for _ in range(self.num_steps):
@@ -76,6 +71,16 @@ class InputSpec:
                 acc += self.rates
                 fire = acc >= 1.0 - 1e-12
                 acc[fire] -= 1.0
+            yield np.flatnonzero(fire)
+
+    def stream(self) -> Iterator[np.ndarray]:
+        """Yield the bool (N, F) raster of steps 1..T."""
+        shape = (self.num_nodes, self.num_features)
+        if self.packed is not None:
+            for t in range(self.num_steps):
+                yield np.unpackbits(self.packed[t], axis=-1, count=self.num_features).astype(bool)
+            return
+        for index in self.fired():
             raster = np.zeros(shape, dtype=bool)
-            raster[self.rows[fire], self.cols[fire]] = True
+            raster[self.rows[index], self.cols[index]] = True
             yield raster

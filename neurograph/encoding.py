@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CODINGS = ("bernoulli", "deterministic")
+from neurograph.compile.inputs import CODINGS  # noqa: E402  (one list of codings)
 
 
 def encode(features: np.ndarray, num_steps: int, seed: int, coding: str = "bernoulli") -> np.ndarray:
@@ -27,32 +27,12 @@ def encode_events(features: np.ndarray, num_steps: int, seed: int, coding: str =
                     spikes (subtracting 1) when it reaches 1 -- rate x, no randomness.
     Binary features (Cora's bag of words) give the same raster with either coding.
     """
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"features must be a 2-D (nodes, features) array, got shape {x.shape}")
-    if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError(f"spike coding needs features in [0, 1] (firing probabilities), got range "
-                         f"[{x.min():.3g}, {x.max():.3g}]; rescale the features first")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-    if coding not in CODINGS:
-        raise ValueError(f"unknown spike coding {coding!r}; choose one of {CODINGS}")
-    rows, cols = np.nonzero(x)
-    p = x[rows, cols]
-    rng = np.random.default_rng(seed)
-    acc = np.zeros_like(p)
-    fired = []
-    for _ in range(num_steps):
-        if coding == "bernoulli":
-            fire = rng.random(p.shape[0]) < p
-        else:
-            acc += p
-            fire = acc >= 1.0 - 1e-12
-            acc[fire] -= 1.0
-        fired.append(np.flatnonzero(fire))
+    from neurograph.compile.inputs import InputSpec      # the one implementation the deployed input uses
+    spec = InputSpec.from_features(features, num_steps, coding, seed)
+    fired = list(spec.fired())
     steps = np.concatenate([np.full(len(f), t) for t, f in enumerate(fired)]).astype(np.int64)
     index = np.concatenate(fired).astype(np.int64)
-    return steps, rows[index], cols[index]
+    return steps, spec.rows[index], spec.cols[index]
 
 
 def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout: float = 0.0):
