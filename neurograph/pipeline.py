@@ -125,10 +125,18 @@ def compile_model(model, graph, cfg: RunConfig, training: Optional[dict] = None)
 
 def restore_model(ckpt):
     """The trained model of a loaded checkpoint, with its configuration and training graph."""
-    cfg = RunConfig.from_dict(ckpt["config"])
+    try:
+        cfg = RunConfig.from_dict(ckpt["config"]).check()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"the checkpoint's run configuration is invalid ({exc}); retrain with "
+                              f"`neurograph train`") from exc
     graph = load_graph(cfg.data)
     model = build_model(cfg.model, graph)
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"the checkpoint's weights do not fit its configuration ({str(exc).splitlines()[0]}); "
+                              f"it was edited or damaged -- retrain with `neurograph train`") from exc
     return model, graph, cfg
 
 

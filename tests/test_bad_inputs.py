@@ -220,3 +220,32 @@ def test_output_path_through_a_file(run_dir):
     (run_dir / "afile").write_text("x")
     one_line_error(*cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", run_dir / "afile" / "o"),
                    match="cannot write")
+
+
+def test_crafted_checkpoints_are_refused(tmp_path):
+    import torch
+    from neurograph.config import RunConfig
+    from neurograph.pipeline import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, restore_model
+    cfg = RunConfig()
+    cfg.data.name = "synthetic"
+    good = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
+            "state_dict": {"convs.0.lin.weight": torch.zeros(3, 3)}, "training": {}}
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        restore_model(good)
+    bad_config = {**good, "config": {**cfg.to_dict(), "model": {**cfg.to_dict()["model"], "hidden": -4}}}
+    with pytest.raises(CheckpointError, match="--hidden"):
+        restore_model(bad_config)
+
+
+@pytest.mark.slow
+def test_sigterm_during_training_leaves_no_checkpoint(tmp_path):
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "neurograph", "train", "--dataset", "synthetic", "--epochs", "5000",
+                             "--no-baseline", "--out", str(tmp_path / "model.pt")], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    time.sleep(8)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
