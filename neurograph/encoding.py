@@ -51,8 +51,7 @@ def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout
     if coding not in CODINGS:
         raise ValueError(f"unknown spike coding {coding!r}; choose one of {CODINGS}")
     n = x.shape[0]
-    rows, cols = x.nonzero(as_tuple=True)            # row-major: sorted by (node, feature)
-    p = x[rows, cols]
+    rows, cols, p = _nonzero_features(x)
     if coding == "bernoulli":
         fire = torch.rand((num_steps, p.shape[0]), generator=generator, device=x.device, dtype=p.dtype) < p
     else:
@@ -69,3 +68,19 @@ def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout
         keep = (torch.rand(p.shape[0], generator=generator, device=x.device) >= dropout).to(x.dtype)
         value = keep[entry] / (1.0 - dropout)
     return step * n + rows[entry], cols[entry], value
+
+
+_NONZERO = {}
+
+
+def _nonzero_features(x):
+    """x's nonzero entries (rows, cols, values), row-major; kept for the last x seen (full-batch
+    training draws from the same features every epoch)."""
+    import weakref
+    hit = _NONZERO.get("x")
+    if hit is not None and hit[0]() is x and hit[1] == x._version:
+        return hit[2]
+    rows, cols = x.nonzero(as_tuple=True)            # row-major: sorted by (node, feature)
+    entry = (rows, cols, x[rows, cols])
+    _NONZERO["x"] = (weakref.ref(x), x._version, entry)
+    return entry
