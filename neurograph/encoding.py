@@ -83,4 +83,5 @@ def _nonzero_features(x):
     rows, cols = x.nonzero(as_tuple=True)            # row-major: sorted by (node, feature)
     entry = (rows, cols, x[rows, cols])
     _NONZERO["x"] = (weakref.ref(x), x._version, entry)
+    weakref.finalize(x, lambda: _NONZERO.get("x", (None,) * 3)[2] is entry and _NONZERO.pop("x", None))
     return entry

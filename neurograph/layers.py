@@ -86,7 +86,7 @@ def graph_structure(edge_index: torch.Tensor, num_nodes: int = None) -> GraphStr
         del _STRUCTURES[k]
     if num_nodes is None:      # one host sync per graph, not per call
         num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    src, dst = edge_index[0], edge_index[1]
+    src, dst = edge_index[0].clone(), edge_index[1].clone()     # not views: the cache must not keep the graph alive
     order = torch.argsort(dst * num_nodes + src)
     order_t = torch.argsort(src * num_nodes + dst)
     to_csr = torch._convert_indices_from_coo_to_csr
@@ -94,7 +94,14 @@ def graph_structure(edge_index: torch.Tensor, num_nodes: int = None) -> GraphStr
                                to_csr(dst[order], num_nodes), src[order], order,
                                to_csr(src[order_t], num_nodes), dst[order_t], order_t)
     _STRUCTURES[key] = (weakref.ref(edge_index), edge_index._version, structure)
+    weakref.finalize(edge_index, _forget, key, structure)     # frees it (device memory too) with the graph
     return structure
+
+
+def _forget(key, structure) -> None:
+    hit = _STRUCTURES.get(key)
+    if hit is not None and hit[2] is structure:
+        del _STRUCTURES[key]
 
 
 def _spmm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

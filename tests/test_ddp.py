@@ -7,12 +7,14 @@ import sys
 import pytest
 import torch
 
-ARGS = ["--dataset", "synthetic", "--batch-size", "20", "--fanout", "5", "--epochs", "15", "--hidden", "16",
-        "--device", "cpu", "--no-baseline"]
+COMMON = ["--dataset", "synthetic", "--fanout", "5", "--epochs", "15", "--hidden", "16", "--device", "cpu",
+          "--no-baseline"]
 
 
 @pytest.mark.slow
-def test_two_process_ddp_ranks_agree_and_match_single_process_accuracy(tmp_path):
+@pytest.mark.parametrize("batch_size", ["20", "0"], ids=["sampled", "full-batch"])
+def test_two_process_ddp_ranks_agree_and_match_single_process_accuracy(tmp_path, batch_size):
+    ARGS = COMMON + ["--batch-size", batch_size]
     out = tmp_path / "model.pt"
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            "-m", "neurograph.distributed", *ARGS, "--out", str(out)],
