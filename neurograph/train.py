@@ -183,6 +183,8 @@ def train_model(model, graph, cfg: RunConfig, progress: bool = True) -> TrainRes
         dist.broadcast(chosen, src=0)
         best_epoch = int(chosen)
     model.to("cpu")
+    if getattr(model, "_input_cache", None):      # the deployed raster of the device copy of the graph
+        model._input_cache = {}
     model.eval()
     with torch.no_grad():
         acc = accuracies(model.inference_logits(cpu_graph, cfg.train.input_seed), cpu_graph)
