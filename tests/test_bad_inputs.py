@@ -60,7 +60,7 @@ NETWORK_DAMAGE = {
     "truncated": (lambda p: p.write_bytes(p.read_bytes()[:300]), "not a readable"),
     "random bytes": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "not a readable"),
     "empty": (lambda p: p.write_bytes(b""), "not a readable"),
-    "unknown kind": (lambda p: _rewrite(p, lambda h, a: h["populations"][1].update(kind="vsn")), "unknown kind"),
+    "unknown kind": (lambda p: _rewrite(p, lambda h, a: h["populations"][1].update(kind="resonator")), "unknown kind"),
     "nan threshold": (lambda p: _rewrite(p, lambda h, a: h["populations"][1].update(threshold=float("nan"))),
                       "threshold"),
     "negative features": (lambda p: _rewrite(p, lambda h, a: h["populations"][0].update(features=-3)), "feature"),

@@ -182,7 +182,7 @@ def test_host_energy_is_counted_operations_times_45nm_constants(trained):
     assert attention["unpriced_ops"]["exp"] == ops["exp"]          # no 45 nm constant: counted, not priced
     assert energy["host"]["per_graph_pj"] == attention["total_pj"] and energy["host"]["once_pj"] == 0.0
     assert energy["host"]["per_inference_pj"] == 0.0              # random draws and compares: unpriced
-    assert energy["chip_energy"]["where"] == "on chip"
+    assert energy["chip_energy"]["where"].startswith("on chip: a lower bound")     # Loihi 1 figures are minimums
 
 
 def test_a_host_stage_must_feed_existing_parts(trained):
