@@ -187,14 +187,29 @@ def test_full_disk_leaves_the_previous_results_whole(run_dir):
     assert {p.name: file_hash(p) for p in out.iterdir()} == before          # old files intact, no temporaries
 
 
+def _read_only(folder: Path):
+    """Make `folder` unwritable even for root (which ignores permission bits): chattr +i; returns an undo."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return lambda: folder.chmod(0o700)
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
+        pytest.skip("running as root without chattr: cannot make a folder read-only")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)])
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_output_folder(run_dir):
+def test_read_only_output_folder_is_refused_and_left_as_it_was(run_dir):
     out = run_dir / "ro"
-    out.mkdir()
-    out.chmod(0o500)
-    one_line_error(*cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", out),
-                   match="cannot write")
+    assert cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", out)[0] == 0
+    before = {p.name: file_hash(p) for p in out.iterdir()}
+    undo = _read_only(out)
+    try:
+        one_line_error(*cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", out),
+                       match="cannot write")
+        one_line_error(*cli("report", out), match="cannot write")
+    finally:
+        undo()
+    assert {p.name: file_hash(p) for p in out.iterdir()} == before
 
 
 @pytest.mark.slow
@@ -206,6 +221,19 @@ def test_report_refuses_spikes_of_another_simulation(run_dir):
     assert cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", second)[0] == 0
     shutil.copy(second / "spikes.npz", first / "spikes.npz")
     one_line_error(*cli("report", first), match="different simulations")
+
+
+@pytest.mark.slow
+def test_damaged_spike_file_and_report_json(run_dir):
+    out = run_dir / "out"
+    assert cli("simulate", run_dir / "network.npz", "--engine", "reference", "--out", out)[0] == 0
+    spikes = (out / "spikes.npz").read_bytes()
+    (out / "spikes.npz").write_bytes(spikes[: len(spikes) // 2])
+    one_line_error(*cli("report", out), match="not a readable spike file")
+    (out / "spikes.npz").write_bytes(spikes)
+    assert cli("report", out)[0] == 0
+    (out / "report.json").write_text('{"energy": ')
+    one_line_error(*cli("report", "--compare", out, out))
 
 
 def test_random_bytes_as_a_sample_file(tmp_path):
