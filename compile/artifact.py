@@ -29,14 +29,14 @@ class ArtifactError(ValueError):
     """A network file that cannot be used; the message says why and what to do."""
 
 
-def atomic_savez(path, arrays: Dict[str, np.ndarray]) -> Path:
-    """np.savez_compressed to a temporary file beside `path`, then rename it into place."""
+def atomic_write(path, write, mode: str) -> Path:
+    """Call write(file) on a temporary file beside `path`, flush it to disk, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:      # a file object keeps numpy from appending ".npz"
-            np.savez_compressed(f, **arrays)
+        with os.fdopen(fd, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -44,23 +44,16 @@ def atomic_savez(path, arrays: Dict[str, np.ndarray]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_savez(path, arrays: Dict[str, np.ndarray]) -> Path:
+    """np.savez_compressed, atomically (a file object keeps numpy from appending ".npz")."""
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays), "wb")
 
 
 def atomic_write_text(path, text: str) -> Path:
-    """Write text to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Text, atomically."""
+    return atomic_write(path, lambda f: f.write(text), "w")
 
 
 def file_hash(path) -> str:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from neurograph.compile.artifact import save_network
+from neurograph.compile.artifact import atomic_write, save_network
 from neurograph.compile.export import export_network
 from neurograph.compile.fold import fold_scales
 from neurograph.compile.quantize import quantize_network
@@ -70,24 +70,10 @@ def train(cfg: RunConfig, out_path, baseline: bool = True, progress: bool = True
                             for name, (_, r) in runs.items()}}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_torch_save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
-                "state_dict": model.state_dict(), "training": training}, out_path)
+    checkpoint = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
+                  "state_dict": model.state_dict(), "training": training}
+    atomic_write(out_path, lambda f: torch.save(checkpoint, f), "wb")      # never a half-written checkpoint
     return training
-
-
-def _atomic_torch_save(obj, path) -> None:
-    """torch.save to a temporary name beside `path`, then rename: never a half-written checkpoint."""
-    import os
-    import tempfile
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path):

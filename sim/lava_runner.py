@@ -114,9 +114,10 @@ def run_on_lava(net: Network, windows: List[Window], lowering: str = "fused", pr
         spikes = {name: np.load(path) for name, path in built.spike_files.items()}
         readouts = list(np.load(built.readout_file))
         seconds["total"] = seconds["build"] + seconds["run"]
+        payloads = {name: np.load(path) for name, path in built.payload_files.items()}
         return SimResult(engine=f"lava-{lowering}", window=net.window_steps, spikes=spikes,
                          features={name: net.population(name).features for name in spikes}, readouts=readouts,
-                         seconds=seconds)
+                         payloads=payloads, seconds=seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -64,6 +64,8 @@ class SimResult:
     readouts: List[np.ndarray]                   # the readout's membrane at the end of each window (N, F)
     saturation: Dict[str, int] = field(default_factory=dict)   # "<pop>.<what>" -> events
     seconds: Dict[str, float] = field(default_factory=dict)
+    # graded populations with their own process (not relays): payloads, int32 (steps, N, F)
+    payloads: Dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def readout(self) -> np.ndarray:
@@ -151,6 +153,7 @@ def run_reference(net: Network, windows: List[Window], given: Optional[Dict[str,
     n = windows[0].binding.num_nodes
     spiking = [p for p in net.populations if p.neuron.spiking]
     recorded: Dict[str, list] = {p.name: [] for p in spiking}
+    graded = {p.name: [] for p in net.populations if p.neuron.graded and not p.neuron.forwards_input}
     readouts, saturation = [], {}
     for step in steps(net, windows, given, saturation):
         for obs in observers:
@@ -158,13 +161,16 @@ def run_reference(net: Network, windows: List[Window], given: Optional[Dict[str,
         if record:
             for name, raster in recorded.items():
                 raster.append(np.packbits(step.outputs[name] != 0, axis=-1))
+            for name, raster in graded.items():
+                raster.append(step.outputs[name].astype(np.int32))
         if step.readout is not None:
             readouts.append(step.readout)
     spikes = {name: (np.stack(r) if r else np.zeros((0, n, (net.population(name).features + 7) // 8), np.uint8))
               for name, r in recorded.items()}
     return SimResult(engine=f"reference-{net.domain}", window=net.window_steps, spikes=spikes,
                      features={p.name: p.features for p in spiking}, readouts=readouts, saturation=saturation,
-                     seconds={"run": time.perf_counter() - start})
+                     seconds={"run": time.perf_counter() - start},
+                     payloads={name: np.stack(r) for name, r in graded.items() if r})
 
 
 def run_samples(net: Network, samples: Sequence[Sample], carry: bool = False) -> List[SimResult]:

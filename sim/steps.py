@@ -55,7 +55,7 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
     per_sample, deployed_runs, counts = [], [], []
     equal = total = 0
     per_pop: dict = {}
-    identical, saturation, seconds, quantization = True, {}, {"reference_run": 0.0}, None
+    identical, identical_payloads, saturation, seconds, quantization = True, True, {}, {"reference_run": 0.0}, None
     scores = {"fixed_reference": [], "lava": [], "float_ir_reference": []}
     float_agree = []
     for i, seq in enumerate(runs):
@@ -79,10 +79,12 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
                 per_pop[name] = (e0 + eq, t0 + ra.size)
                 equal, total = equal + eq, total + ra.size
             agree_all = all(np.array_equal(reference.spikes[k], deployed.spikes[k]) for k in reference.spikes)
+            same_payloads = all(np.array_equal(v, deployed.payloads.get(k)) for k, v in reference.payloads.items())
+            identical_payloads = identical_payloads and same_payloads
             run_equal = sum(int(np.count_nonzero(reference.raster(k) == deployed.raster(k))) for k in reference.spikes)
             run_total = sum(reference.raster(k).size for k in reference.spikes)
             identical = identical and same_readouts
-            if not (agree_all and same_readouts):       # count what Lava actually did
+            if not (agree_all and same_readouts and same_payloads):       # count what Lava actually did
                 run_counts = count_events(net, seq, deployed.spikes)
         if float_runs is not None:
             float_seq = float_runs[i]
@@ -118,6 +120,7 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
         summary["fidelity"]["spike_agreement"] = {**{k: e / t if t else 1.0 for k, (e, t) in per_pop.items()},
                                                   "all": equal / total if total else 1.0}
         summary["fidelity"]["readout_identical"] = identical
+        summary["fidelity"]["payloads_identical"] = identical_payloads     # graded kinds with their own process
         summary["seconds"]["lava_per_step"] = seconds["lava_run"] / sum(len(s) for s in runs) / net.window_steps
     if quantization is not None:
         summary["fidelity"]["quantization"] = quantization

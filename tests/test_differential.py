@@ -20,6 +20,8 @@ NETWORKS = 24
 def _assert_same(reference, other, what):
     for name in reference.spikes:
         assert np.array_equal(reference.spikes[name], other.spikes[name]), f"{what}: spikes of {name} differ"
+    for name in reference.payloads:                 # graded kinds with their own process (VSN)
+        assert np.array_equal(reference.payloads[name], other.payloads[name]), f"{what}: payloads of {name} differ"
     for k, (a, b) in enumerate(zip(reference.readouts, other.readouts)):
         assert np.array_equal(a, b), f"{what}: readout of window {k} differs"
 

@@ -3,7 +3,6 @@
 The VSN kind (compile/kinds/vsn.py): M = beta M + z, fires when M >= Th, resets M to 0,
 and sends ReLU(z) of the *current* input as a graded payload (0 when silent).
 """
-import os
 
 import numpy as np
 import pytest
@@ -163,46 +162,18 @@ def _reference_payloads(net, windows, names):
     return {name: np.stack(r) for name, r in rec.items()}
 
 
-@pytest.fixture
-def payload_recording(monkeypatch, tmp_path):
-    """Wrap the lowering so each named VSN's graded output also feeds a PayloadRecorder; returns
-    {'files': {name: path}, 'fused': [...]} filled in by the run."""
-    import neurograph.compile.lava.lower as lower
-    from neurograph.compile.lava.processes.io import PayloadRecorder
-    original, seen = lower.lower_to_lava, {"files": {}, "fused": None}
-
-    def wrapped(net, windows, workdir, lowering="fused"):
-        built = original(net, windows, workdir, lowering)
-        n = windows[0].binding.num_nodes
-        for pop in net.populations:
-            if pop.kind != "vsn":
-                continue
-            path = str(tmp_path / f"payloads-{pop.name}-{lowering}.npy")
-            rec = PayloadRecorder(shape=(n, pop.features), steps=built.num_steps, path=path,
-                                  error_path=os.path.join(workdir, f"error-{pop.name}.payloads.txt"),
-                                  name=f"{pop.name}.payloads")
-            built.processes[pop.name].s_out.connect(rec.a_in)
-            built.processes[rec.name] = rec
-            seen["files"][pop.name] = path
-        seen["fused"] = list(built.fused)
-        return built
-
-    monkeypatch.setattr(lower, "lower_to_lava", wrapped)
-    return seen
-
-
-def _check_on_lava(net, samples, lowering, seen):
+def _check_on_lava(net, samples, lowering):
+    """Lava records every VSN's payloads (SimResult.payloads); they must equal the reference's, step by step."""
     from neurograph.sim.lava_runner import run_on_lava
     windows = prepare(net, samples)
     vsns = [p.name for p in net.populations if p.kind == "vsn"]
     reference = run_reference(net, windows)
-    expected = _reference_payloads(net, windows, vsns)
+    expected = _reference_payloads(net, windows, vsns)       # independently, from the step outputs
     lava = run_on_lava(net, windows, lowering)
-    assert seen["fused"] == []                      # a VSN is never folded into a GraphConv as a relay would be
     for name in vsns:
-        payloads = np.load(seen["files"][name])
-        assert payloads.shape == expected[name].shape
-        assert np.array_equal(payloads, expected[name]), f"{lowering}: payloads of {name} differ"
+        assert np.array_equal(reference.payloads[name], expected[name])
+        assert lava.payloads[name].shape == expected[name].shape
+        assert np.array_equal(lava.payloads[name], expected[name]), f"{lowering}: payloads of {name} differ"
         assert np.count_nonzero(expected[name]) > 0 and (expected[name] >= 0).all()
     assert all(np.array_equal(a, b) for a, b in zip(reference.readouts, lava.readouts))
     assert np.abs(reference.readout).max() > 0
@@ -211,14 +182,14 @@ def _check_on_lava(net, samples, lowering, seen):
 
 @pytest.mark.lava
 @pytest.mark.parametrize("lowering", ["fused", "stock"])
-def test_dense_vsn_chain_agrees_with_lava(lowering, payload_recording, no_leaked_processes):
+def test_dense_vsn_chain_agrees_with_lava(lowering, no_leaked_processes):
     empty = np.zeros((2, 0), dtype=np.int64)
-    expected = _check_on_lava(_chain_net(), _samples(5, empty, [1, 2]), lowering, payload_recording)
+    expected = _check_on_lava(_chain_net(), _samples(5, empty, [1, 2]), lowering)
     assert 0 < np.count_nonzero(expected["v"]) < expected["v"].size      # sparse: some silent steps
 
 
 @pytest.mark.lava
 @pytest.mark.parametrize("lowering", ["fused", "stock"])
-def test_graph_projection_between_vsns_agrees_with_lava(lowering, payload_recording, no_leaked_processes):
+def test_graph_projection_between_vsns_agrees_with_lava(lowering, no_leaked_processes):
     edges = np.array([[1, 2, 3, 4, 5, 0, 2], [0, 0, 1, 1, 2, 5, 3]])
-    _check_on_lava(_graph_net(), _samples(7, edges, [3]), lowering, payload_recording)
+    _check_on_lava(_graph_net(), _samples(7, edges, [3]), lowering)

@@ -76,8 +76,12 @@ class NeuronKind:
         return []
 
     def lava_process(self, pop, num_nodes: int, context):
-        """Build the Lava process: returns (process, in_port, out_port or None)."""
-        raise NotImplementedError(f"kind {self.name!r} has no Lava process")
+        """Build the Lava process: returns (process, in_port, out_port or None). By default our
+        KindStep process, whose model runs this kind's `step`; kinds that map onto a stock Lava
+        process (LIF, GradedVec) or have no output (the readout) override it."""
+        from neurograph.compile.lava.processes import KindStep
+        proc = KindStep(population=pop, num_nodes=num_nodes, error_path=context.error_path(pop.name), name=pop.name)
+        return proc, proc.a_in, proc.s_out
 
     # ---- counting ------------------------------------------------------------------------
     def has_bias(self, pop) -> bool:

@@ -1,8 +1,7 @@
 """LIF with reset by subtraction: u <- lambda u + I - Vth s (Dy-SIGN's neuron).
 
-Stock Lava LIF resets to zero, so this kind has its own fixed-point process
-model (``neurograph.compile.lava.processes.lif_subtract``), which runs this
-module's :meth:`LIFSubtract.step`. Fixed point, per step:
+Stock Lava LIF resets to zero, so this kind runs on Lava as our KindStep process,
+whose model runs this module's :meth:`LIFSubtract.step`. Fixed point, per step:
     u = wrap24(int32(a << 6));  v = sat24(trunc0(v (4096 - dv) / 4096) + u + (bias << bias_exp))
     s = v > vth << 6;  v[s] -= vth << 6
 Float: V = (1 - leak) V + a + bias; s = V > threshold; V[s] -= threshold.
@@ -11,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurograph.compile.kinds import NeuronKind
 from neurograph.compile.kinds.lif import LIF
 
 
@@ -21,8 +21,4 @@ class LIFSubtract(LIF):
     def after_spike(self, v, spikes, threshold):
         return np.where(spikes, v - threshold, v)
 
-    def lava_process(self, pop, num_nodes, context):
-        from neurograph.compile.lava.processes.lif_subtract import LIFSubtractProcess
-        proc = LIFSubtractProcess(population=pop, num_nodes=num_nodes, error_path=context.error_path(pop.name),
-                                  name=pop.name)
-        return proc, proc.a_in, proc.s_out
+    lava_process = NeuronKind.lava_process    # KindStep (stock LIF resets to zero), not LIF's

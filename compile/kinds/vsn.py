@@ -20,7 +20,7 @@ Choices (the summary leaves them open):
   bias) and :func:`neurograph.compile.ir.check_ranges` proves it fits ``payload_bits``.
 * Float: M = (1 - leak) M + z; fired = M >= Th; M[fired] = 0; payload = fired * max(z, 0).
 
-Its Lava process (``neurograph.compile.lava.processes.vsn``) runs :meth:`VSN.step`. The
+On Lava it is our KindStep process, whose model runs :meth:`VSN.step`. The
 state also keeps ``fired`` (bool, this step's threshold crossings, payload or not).
 """
 from __future__ import annotations
@@ -100,8 +100,3 @@ class VSN(NeuronKind):
 
     def scale_limits(self, pop):
         return [TH_LIMIT / pop.threshold] if pop.threshold else []
-
-    def lava_process(self, pop, num_nodes, context):
-        from neurograph.compile.lava.processes.vsn import VSNProcess
-        proc = VSNProcess(population=pop, num_nodes=num_nodes, error_path=context.error_path(pop.name), name=pop.name)
-        return proc, proc.a_in, proc.s_out

@@ -11,7 +11,8 @@ Two lowerings of the same network, which must give identical spikes:
            proof that ``fused`` is faithful. It holds one graph for the whole run.
 
 Populations become their kind's process (:meth:`NeuronKind.lava_process`: Lava's
-LIF, GradedVec, or ours); every spiking population gets a :class:`SpikeRecorder`,
+LIF, GradedVec, or our KindStep); every spiking population gets a :class:`Recorder` (as
+does a graded kind with its own process, recording its payloads),
 the readout keeps its membrane per window. Results are written as .npy files into
 `workdir` at the last step. A sequence of windows is one run: inputs and graph
 weights follow a per-window schedule inside the processes, state carries over.
@@ -36,7 +37,8 @@ STOCK_MAX_SYNAPSES = 5_000_000   # I_N (x) W^T beyond this is a mistake, not a t
 class LavaNetwork:
     """The built process graph and where its results will appear."""
     processes: Dict[str, object]
-    spike_files: Dict[str, str]          # spiking population -> .npy raster path
+    spike_files: Dict[str, str]          # spiking population -> .npy raster path (bit-packed)
+    payload_files: Dict[str, str]        # graded population with its own process -> .npy int32 payloads
     readout_file: str
     workdir: str                         # also where a failing model writes error-<name>.txt
     num_steps: int
@@ -74,7 +76,7 @@ def _fusable(net: Network, relay_name: str):
 def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fused") -> LavaNetwork:
     """Build the Lava processes for `net` (fixed domain) running `windows` back to back."""
     # Imported here: loading Lava is slow, and only runs need it.
-    from neurograph.compile.lava.processes import GraphAggregate, GraphConv, NodeDense, SpikeRecorder, SpikeSource
+    from neurograph.compile.lava.processes import GraphAggregate, GraphConv, NodeDense, Recorder, SpikeSource
 
     if lowering not in LOWERINGS:
         raise IRError(f"lowering must be one of {LOWERINGS}, got {lowering!r}")
@@ -92,7 +94,7 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
     steps = window * len(windows)
     procs: Dict[str, object] = {}
     out_port, in_port = {}, {}
-    spike_files, fused, fused_projections = {}, [], set()
+    spike_files, payload_files, fused, fused_projections = {}, {}, [], set()
 
     procs[net.input.name] = SpikeSource([w.input for w in windows], window, (n, net.input.features),
                                         error_path=context.error_path(net.input.name), name=net.input.name)
@@ -115,13 +117,13 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
         procs[pop.name] = proc
         if out is not None:
             out_port[pop.name] = out
-        if pop.neuron.spiking:
-            path = os.path.join(workdir, f"spikes_{len(spike_files)}.npy")
-            rec = SpikeRecorder(shape=(n, pop.features), steps=steps, path=path,
-                                error_path=context.error_path(f"{pop.name}.recorder"), name=f"{pop.name}.recorder")
+        if pop.neuron.spiking or (pop.neuron.graded and not pop.neuron.forwards_input):
+            path = os.path.join(workdir, f"out_{len(spike_files) + len(payload_files)}.npy")
+            rec = Recorder(shape=(n, pop.features), steps=steps, path=path, graded=pop.neuron.graded,
+                           error_path=context.error_path(f"{pop.name}.recorder"), name=f"{pop.name}.recorder")
             procs[rec.name] = rec
             out.connect(rec.a_in)
-            spike_files[pop.name] = path
+            (payload_files if pop.neuron.graded else spike_files)[pop.name] = path
 
     for pr in net.projections:
         if pr.name in fused_projections:
@@ -143,7 +145,7 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
         _connect(out_port[pr.source], syn.s_in)
         _connect(syn.a_out, in_port[pr.target])
 
-    return LavaNetwork(processes=procs, spike_files=spike_files,
+    return LavaNetwork(processes=procs, spike_files=spike_files, payload_files=payload_files,
                        readout_file=context.readout_path(net.readout.population), workdir=workdir,
                        num_steps=steps, lowering=lowering, fused=fused)
 

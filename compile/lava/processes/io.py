@@ -59,24 +59,28 @@ class PySpikeSourceModel(PyLoihiProcessModel):
             self._row = next(self._stream)
 
 
-class SpikeRecorder(AbstractProcess):
-    """Records every spike of a population; writes a bit-packed raster at step `steps`."""
+class Recorder(AbstractProcess):
+    """Records a population's output every step and writes the raster at step `steps`: bit-packed
+    (steps, N, ceil(F/8)) for spikes (`graded=False`), int32 (steps, N, F) for graded payloads."""
 
-    def __init__(self, shape, steps: int, path: str, error_path: str, **kwargs):
-        super().__init__(shape=tuple(shape), steps=steps, path=path, error_path=error_path, **kwargs)
+    def __init__(self, shape, steps: int, path: str, error_path: str, graded: bool = False, **kwargs):
+        super().__init__(shape=tuple(shape), steps=steps, path=path, error_path=error_path, graded=bool(graded),
+                         **kwargs)
         self.a_in = InPort(shape=tuple(shape))
 
 
-@implements(proc=SpikeRecorder, protocol=LoihiProtocol)
+@implements(proc=Recorder, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PySpikeRecorderModel(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=1)
+class PyRecorderModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        shape, steps = proc_params["shape"], proc_params["steps"]
-        self._raster = np.zeros((steps, shape[0], (shape[1] + 7) // 8), dtype=np.uint8)
+        (n, f), steps = proc_params["shape"], proc_params["steps"]
+        graded = proc_params["graded"]
+        self._raster = np.zeros((steps, n, f) if graded else (steps, n, (f + 7) // 8),
+                                dtype=np.int32 if graded else np.uint8)
 
     def run_spk(self):
         s = self.a_in.recv()
@@ -85,7 +89,7 @@ class PySpikeRecorderModel(PyLoihiProcessModel):
     def _record(self, s):
         t = self.time_step - 1
         if t < self._raster.shape[0]:
-            self._raster[t] = np.packbits(s != 0, axis=-1)
+            self._raster[t] = s if self.proc_params["graded"] else np.packbits(s != 0, axis=-1)
         if self.time_step == self.proc_params["steps"]:
             np.save(self.proc_params["path"], self._raster)
 
@@ -126,35 +130,3 @@ class PyMembraneReadoutModel(PyLoihiProcessModel):
             self._membranes.append(np.array(self._pop.neuron.membrane(self._state)))
         if self.time_step == p["window"] * p["windows"]:
             np.save(p["path"], np.stack(self._membranes))
-
-
-class PayloadRecorder(AbstractProcess):
-    """Records every graded payload of a population (0 where silent); writes an int32 raster
-    (steps, N, F) at step `steps`. For graded kinds with their own process (e.g. the VSN)."""
-
-    def __init__(self, shape, steps: int, path: str, error_path: str, **kwargs):
-        super().__init__(shape=tuple(shape), steps=steps, path=path, error_path=error_path, **kwargs)
-        self.a_in = InPort(shape=tuple(shape))
-
-
-@implements(proc=PayloadRecorder, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyPayloadRecorderModel(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        shape, steps = proc_params["shape"], proc_params["steps"]
-        self._raster = np.zeros((steps, *shape), dtype=np.int32)
-
-    def run_spk(self):
-        s = self.a_in.recv()
-        guarded(self, lambda: self._record(s))
-
-    def _record(self, s):
-        t = self.time_step - 1
-        if t < self._raster.shape[0]:
-            self._raster[t] = s
-        if self.time_step == self.proc_params["steps"]:
-            np.save(self.proc_params["path"], self._raster)

@@ -1,7 +1,9 @@
-"""Lava process for the LIF-with-reset-by-subtraction kind (stock LIF resets to zero).
+"""KindStep: the Lava process of any neuron kind that has no stock Lava process.
 
-The model runs :meth:`neurograph.compile.kinds.lif_subtract.LIFSubtract.step`, the
-same code as the reference executor, on Lava's time-step protocol.
+Its model runs the kind's own :meth:`~neurograph.compile.kinds.NeuronKind.step` -- the
+code the reference executor runs -- on Lava's time-step protocol, and sends what the
+step returns: spikes as 0/1 or graded payloads, on an int32 port (never bool: a bool
+port would turn payloads into 0/1). So a new kind needs no process module of its own.
 """
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
@@ -16,8 +18,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from neurograph.compile.lava.processes.guard import guarded
 
 
-class LIFSubtractProcess(AbstractProcess):
-    """a_in (N, F) synaptic input -> s_out (N, F) spikes, same step (as Lava's LIF)."""
+class KindStep(AbstractProcess):
+    """a_in (N, F) synaptic input -> s_out (N, F) output of the same step (as Lava's LIF and GradedVec)."""
 
     def __init__(self, population, num_nodes: int, error_path: str, **kwargs):
         shape = (int(num_nodes), int(population.features))
@@ -26,10 +28,10 @@ class LIFSubtractProcess(AbstractProcess):
         self.s_out = OutPort(shape=shape)
 
 
-@implements(proc=LIFSubtractProcess, protocol=LoihiProtocol)
+@implements(proc=KindStep, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyLIFSubtractModel(PyLoihiProcessModel):
+class PyKindStepModel(PyLoihiProcessModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
@@ -37,12 +39,13 @@ class PyLIFSubtractModel(PyLoihiProcessModel):
         super().__init__(proc_params)
         self._pop = proc_params["population"]
         self._state = self._pop.neuron.init_state(self._pop, proc_params["shape"][0], fixed=True)
-        self._spikes = np.zeros(proc_params["shape"], dtype=bool)
+        self._out = np.zeros(proc_params["shape"], dtype=np.int32)
 
     def run_spk(self):
         a = self.a_in.recv()
         guarded(self, lambda: self._step(a.astype(np.int64)))
-        self.s_out.send(self._spikes)
+        self.s_out.send(self._out)
 
     def _step(self, a):
-        self._spikes = self._pop.neuron.step(self._pop, self._state, a, True, {})
+        # check_ranges proved graded payloads fit payload_bits <= 24, so int32 holds them exactly
+        self._out = self._pop.neuron.step(self._pop, self._state, a, True, {}).astype(np.int32)
