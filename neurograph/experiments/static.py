@@ -160,6 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--depths", nargs="+", type=int, default=[2], help="graph layers per model")
     parser.add_argument("--hidden", type=int, default=RunConfig().model.hidden)
     parser.add_argument("--epochs", type=int, default=RunConfig().train.epochs)
+    parser.add_argument("--device", default=RunConfig().train.device,
+                        help="training device: auto (the GPU when there is one) | cpu | cuda (default: %(default)s)")
     parser.add_argument("--stfn-ablation", action="store_true", help="also train GC-SNN with STFN switched")
     parser.add_argument("--attention-ablation", action="store_true",
                         help="also train GA-SNN with its other attention scores (per step vs running mean)")
@@ -187,6 +189,7 @@ def main(argv=None) -> int:
     for dataset in args.datasets:
         base = RunConfig()
         base.data.name, base.train.epochs, base.model.hidden = dataset, args.epochs, args.hidden
+        base.train.device = args.device
         try:
             graph = load_graph(base.data)
         except DatasetNotFoundError as exc:

@@ -47,9 +47,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--baseline", action="store_true", help="train the model's ANN baseline instead")
     parser.add_argument("--out", help="append the result as one JSON line to this file")
+    parser.add_argument("--device", default=RunConfig().train.device,
+                        help="training device: auto (the GPU when there is one) | cpu | cuda (default: %(default)s)")
     args = parser.parse_args(argv)
     cfg = RunConfig().with_model(args.model)
-    cfg.data.name = args.dataset
+    cfg.data.name, cfg.train.device = args.dataset, args.device
     if args.baseline:
         cfg = baseline_config(cfg)
     cfg = apply_settings(cfg, args.set)
