@@ -21,7 +21,7 @@ def conv_chain(net: Network, target: str):
                       f"(dense -> relay -> graph); it has {[(p.name, p.kind) for p in incoming]}")
     graph = incoming[0]
     relay = net.population(graph.source) if graph.source != net.input.name else None
-    if relay is None or not relay.neuron.graded:
+    if relay is None or not relay.neuron.forwards_input:
         raise IRError(f"projection {graph.name!r} must come from a relay population, not {graph.source!r}")
     into_relay = net.incoming(relay.name)
     readers = [p for p in net.projections if p.source == relay.name]

@@ -37,11 +37,17 @@ class Rule:
         raise NotImplementedError
 
 
+def simple_edges(edge_index: np.ndarray) -> np.ndarray:
+    """The graph as a set of directed edges: duplicates merged (a rule's bound holds for simple graphs)."""
+    return np.unique(edge_index, axis=1) if edge_index.size else edge_index
+
+
 class GCNRule(Rule):
     def coefficients(self, edge_index, num_nodes):
-        """D^-1/2 (A + I) D^-1/2 as PyG's gcn_norm: existing self loops replaced by one per node,
-        degrees counted at the target, A[target, source]."""
-        src, dst = edge_index
+        """D^-1/2 (A + I) D^-1/2 as PyG's gcn_norm on the simple graph: existing self loops replaced by
+        one per node, degrees counted at the target, A[target, source]. Every coefficient is at most
+        1/sqrt(2) off the diagonal and at most 1 on it (the declared bound)."""
+        src, dst = simple_edges(edge_index)
         keep = src != dst
         loops = np.arange(num_nodes)
         src, dst = np.concatenate([src[keep], loops]), np.concatenate([dst[keep], loops])
@@ -52,8 +58,8 @@ class GCNRule(Rule):
 
 class MeanRule(Rule):
     def coefficients(self, edge_index, num_nodes):
-        """1 / in-degree over each node's in-edges (SAGEConv's mean; no self loops added)."""
-        src, dst = edge_index
+        """1 / in-degree over each node's in-edges (SAGEConv's mean; no self loops added), simple graph."""
+        src, dst = simple_edges(edge_index)
         deg = np.bincount(dst, minlength=num_nodes).astype(np.float64)
         return sp.csr_matrix((1.0 / deg[dst], (dst, src)), shape=(num_nodes, num_nodes))
 

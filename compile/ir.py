@@ -29,7 +29,10 @@ back to back with state reset or carried (the caller chooses):
       coefficients a host stage computes per graph, e.g. attention); with K heads the
       features split into K equal slices, each with its own A (:func:`head_slices`).
   In the fixed domain the integer sum is shifted by the projection's exponent (<< e, or
-  floor >> -e), as Lava's Dense/Sparse apply weight_exp to the accumulated sum.
+  floor >> -e), as Lava's Dense/Sparse apply weight_exp to the accumulated sum. An output
+  is aggregated over the graph of the window in which it was sent: at the first step of
+  window w+1, the last outputs of window w arrive over window w's graph (the synapse
+  computes on arrival, as Lava's Sparse does).
 * populations step their kind's dynamics on the summed input (:mod:`neurograph.compile.kinds`);
   every delay is >= 1, so steps are well defined on any topology, feedback included.
 
@@ -241,6 +244,9 @@ def validate(net: Network) -> Network:
     if net.domain not in DOMAINS:
         raise IRError(f"network domain {net.domain!r} is not one of {DOMAINS}")
     inp = net.input
+    for what, value in (("features", inp.features), ("num_steps", inp.num_steps), ("seed", inp.seed)):
+        if not _is_int(value):
+            raise IRError(f"input {inp.name!r}: {what} must be an integer, got {value!r}")
     if inp.features < 1 or inp.num_steps < 1:
         raise IRError(f"input {inp.name!r}: needs >= 1 feature and >= 1 step, got {inp.features} and {inp.num_steps}")
     names = [inp.name] + [p.name for p in net.populations]
@@ -250,6 +256,13 @@ def validate(net: Network) -> Network:
         raise IRError("projection names must be unique")
     for pop in net.populations:
         where = f"population {pop.name!r} ({pop.kind})"
+        for what in ("features", "bias_exp", "payload_bits"):
+            if not _is_int(getattr(pop, what)):
+                raise IRError(f"{where}: {what} must be an integer, got {getattr(pop, what)!r}")
+        for what in ("threshold", "leak"):
+            value = getattr(pop, what)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+                raise IRError(f"{where}: {what} must be a number, got {value!r}")
         if pop.kind not in kind_names():
             raise IRError(f"{where}: unknown kind; registered kinds are {kind_names()}")
         if pop.features < 1:
@@ -287,12 +300,18 @@ def validate(net: Network) -> Network:
     return net
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _validate_projection(net: Network, pr: Projection) -> None:
     from neurograph.compile.graphs import RULES
     where = f"projection {pr.name!r} ({pr.kind}, {pr.source} -> {pr.target})"
     if pr.kind not in PROJECTION_KINDS:
         raise IRError(f"{where}: unsupported kind; supported kinds are {PROJECTION_KINDS}")
-    if not isinstance(pr.delay, (int, np.integer)) or pr.delay != 1:
+    if not _is_int(pr.exponent) or not _is_int(pr.heads):
+        raise IRError(f"{where}: exponent and heads must be integers, got {pr.exponent!r} and {pr.heads!r}")
+    if not _is_int(pr.delay) or pr.delay != 1:
         raise IRError(f"{where}: delay must be 1 step (Lava's Dense/Sparse deliver one step later; longer "
                       f"delays are not lowered), got {pr.delay}")
     names = [net.input.name] + [p.name for p in net.populations]

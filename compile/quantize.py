@@ -68,7 +68,7 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
     net = copy.deepcopy(net)
     report = {}
     for pop in net.populations:
-        if pop.neuron.graded:
+        if pop.neuron.forwards_input:       # relays: their width follows from the chain below
             continue
         dense, relay, graph = conv_chain(net, pop.name)
         if dense.source != net.input.name and not net.population(dense.source).neuron.spiking:

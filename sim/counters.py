@@ -121,7 +121,7 @@ class EventCounter:
             events = int(np.count_nonzero(out)) if out is not None else 0
             pc.events += events
             pc.events_per_step.append(events)
-            if pop.neuron.graded:
+            if pop.neuron.forwards_input:          # a relay updates exactly when it forwards a payload
                 active = events
             else:
                 changing = inputs[pop.name] != 0

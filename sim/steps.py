@@ -153,8 +153,11 @@ def simulate(network_path, samples_path, out_dir, engine: str = "lava", lowering
     net, samples = load_network(network_path), load_samples(samples_path)
     float_net = load_network(float_path) if float_path.is_file() and float_path != network_path else None
     summary, runs, counts = simulate_samples(net, samples, float_net, engine, lowering, carry, progress)
+    import uuid
     provenance = {"network": str(network_path.resolve()), "network_sha256": file_hash(network_path),
-                  "samples": str(samples_path.resolve()), "samples_sha256": file_hash(samples_path)}
+                  "samples": str(samples_path.resolve()), "samples_sha256": file_hash(samples_path),
+                  "engine": engine, "lowering": lowering, "carry": carry,
+                  "run_id": uuid.uuid4().hex}        # pairs this simulation.json with its spikes.npz
     summary = {"made_from": provenance, **summary, "counts": counts.to_dict()}
     arrays = {"made_from": np.frombuffer(json.dumps(provenance).encode(), dtype=np.uint8)}
     for i, run in enumerate(runs):

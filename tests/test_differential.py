@@ -41,7 +41,7 @@ def test_random_networks_agree_on_reference_fused_and_stock(no_leaked_processes)
         kinds |= {p.kind for p in net.populations}
         feedback += any(net.is_feedback(pr) for pr in net.projections)
         spikes_seen += sum(int(reference.raster(k).sum()) for k in reference.spikes)
-    assert {"relay", "integrator"} <= kinds and len(kinds & {"if", "lif", "lif_subtract"}) >= 2
+    assert {"relay", "integrator", "vsn"} <= kinds and len(kinds & {"if", "lif", "lif_subtract"}) >= 2
     assert feedback >= 2 and spikes_seen > 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from neurograph.data.cache import cached_copy, load_or_explain
+from neurograph.data.cache import load_cached
 from neurograph.data.graph import GraphData, from_edges
 from neurograph.data.planetoid import DatasetNotFoundError, default_data_root
 
@@ -20,7 +20,6 @@ def load_actor(root: Optional[str], cache: Optional[str] = None, split: int = 0)
     missing = [f for f in RAW_FILES if not (source / f).is_file()]
     if missing:
         raise DatasetNotFoundError(f"Actor raw files not found: expected {', '.join(missing)} in {source}")
-    folder = cached_copy("actor", source, RAW_FILES, "raw", cache)
-    data = load_or_explain("Actor", source, folder, lambda: Actor(str(folder))[0])
+    data = load_cached("actor", source, RAW_FILES, "raw", cache, lambda folder: Actor(str(folder))[0])
     masks = {"train": data.train_mask[:, split], "val": data.val_mask[:, split], "test": data.test_mask[:, split]}
     return from_edges("actor", data.x.numpy(), data.y.numpy(), data.edge_index, masks, int(data.y.max()) + 1)

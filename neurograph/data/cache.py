@@ -39,26 +39,35 @@ def raw_digest(source: Path, files: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_copy(dataset: str, source: Path, files: Sequence[str], raw_subdir: str, cache: Optional[str]) -> Path:
-    """Copy `files` from `source` into <cache>/<dataset>-<digest>/<raw_subdir>; returns the folder PyG gets."""
+def load_cached(dataset: str, source: Path, files: Sequence[str], raw_subdir: str, cache: Optional[str],
+                load: Callable[[Path], object]):
+    """Copy `files` from `source` into <cache>/<dataset>-<digest>/<raw_subdir> and run `load(folder)`
+    (PyG's loader, which writes processed/ there), holding a lock on the folder so concurrent
+    processes (torchrun ranks) neither copy over each other nor read half-processed files.
+
+    A raw file PyG cannot parse becomes a DatasetError naming `source`, and the half-made cache
+    folder is emptied so nothing built from damaged bytes stays behind."""
+    import fcntl
     folder = cache_root(cache) / f"{dataset}-{raw_digest(source, files)}"
     raw = folder / raw_subdir
     raw.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        if not (raw / name).is_file() or (raw / name).stat().st_size != (source / name).stat().st_size:
-            tmp = raw / f".{name}.tmp"
-            shutil.copyfile(source / name, tmp)
-            os.replace(tmp, raw / name)
-    return folder
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in files:
+            if not (raw / name).is_file() or (raw / name).stat().st_size != (source / name).stat().st_size:
+                tmp = raw / f".{name}.tmp"
+                shutil.copyfile(source / name, tmp)
+                os.replace(tmp, raw / name)
+        return _load_or_explain(dataset, source, folder, lambda: load(folder))
 
 
-def load_or_explain(dataset: str, source: Path, folder: Path, load: Callable):
-    """Run PyG's loader; a raw file it cannot parse becomes a DatasetError naming `source`, and the
-    half-made cache folder is removed so nothing built from damaged bytes stays behind."""
+def _load_or_explain(dataset: str, source: Path, folder: Path, load: Callable):
     try:
         return load()
     except Exception as exc:            # PyG's parsers raise whatever their format's reader raises
-        shutil.rmtree(folder, ignore_errors=True)
+        for child in folder.iterdir():
+            if child.name != ".lock":
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
         raise DatasetError(f"{dataset}: the raw files in {source} could not be read ({type(exc).__name__}: "
                            f"{str(exc)[:120]}); they may be damaged -- restore them from the original "
                            f"source (see SOURCES.md beside the datasets)") from exc

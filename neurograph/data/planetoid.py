@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from neurograph.data.cache import cached_copy, load_or_explain
+from neurograph.data.cache import load_cached
 from neurograph.data.graph import GraphData, from_edges
 
 PLANETOID_NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
@@ -45,8 +45,8 @@ def load_planetoid(name: str, root: Optional[str], cache: Optional[str] = None) 
             f"{title} raw files not found: expected {', '.join(missing)} in {source}. Put the Planetoid raw files "
             f"there, or point DataConfig.root / $NEUROGRAPH_DATA at a folder holding Planetoid/{title}/raw.{hint}")
     files = [f"ind.{name}.{s}" for s in RAW_SUFFIXES]
-    folder = cached_copy(name, source, files, f"{title}/raw", cache)
-    data = load_or_explain(title, source, folder, lambda: Planetoid(str(folder), title, split="public")[0])
+    data = load_cached(name, source, files, f"{title}/raw", cache,
+                       lambda folder: Planetoid(str(folder), title, split="public")[0])
     return from_edges(name, data.x.numpy(), data.y.numpy(), data.edge_index,
                       {"train": data.train_mask, "val": data.val_mask, "test": data.test_mask},
                       int(data.y.max()) + 1)
