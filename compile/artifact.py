@@ -56,6 +56,29 @@ def atomic_write_text(path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text), "w")
 
 
+MAX_ARRAY_ELEMENTS = 1 << 31      # no artifact of ours comes near; a crafted file may claim far more
+
+
+def read_npz(path, wanted=None) -> Dict[str, np.ndarray]:
+    """The arrays of an .npz (only those in `wanted`, if given), each checked from its .npy header --
+    a numeric dtype and at most MAX_ARRAY_ELEMENTS elements -- before it is decompressed, so a small
+    crafted file cannot expand into gigabytes. Raises ValueError (or zipfile.BadZipFile) otherwise."""
+    arrays = {}
+    with zipfile.ZipFile(path) as z:
+        for member in z.namelist():
+            name = member[:-4] if member.endswith(".npy") else member
+            if wanted is not None and name not in wanted:
+                continue
+            with z.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                shape, _, dtype = np.lib.format._read_array_header(f, version)
+                if dtype.hasobject or dtype.kind not in "biuf" or int(np.prod(shape, dtype=np.int64)) > MAX_ARRAY_ELEMENTS:
+                    raise ValueError(f"array {name!r} ({dtype}, shape {shape}) is not one neurograph writes")
+            with z.open(member) as f:
+                arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+    return arrays
+
+
 def file_hash(path) -> str:
     """sha256 of a file's bytes: how artifacts name what they were made from."""
     digest = hashlib.sha256()
@@ -116,10 +139,12 @@ def load_network(path) -> Network:
     if not path.is_file():
         raise ArtifactError(f"network file {path} does not exist; create it with `neurograph compile`")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        header = json.loads(arrays.pop("header").tobytes().decode())
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, UnicodeDecodeError, EOFError) as exc:
+        header = json.loads(read_npz(path, {"header"})["header"].tobytes().decode())
+        wanted = {ref for entry in header.get("populations", []) + header.get("projections", [])
+                  for ref in (entry.get("bias"), entry.get("input_scale"), entry.get("weight")) if ref}
+        arrays = read_npz(path, wanted)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, AttributeError,
+            TypeError) as exc:
         raise ArtifactError(f"{path} is not a readable neurograph network file ({type(exc).__name__}: {exc}); "
                             f"it may be truncated or corrupt -- recompile it with `neurograph compile`") from exc
     if not isinstance(header, dict) or header.get("format") != IR_FORMAT:

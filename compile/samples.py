@@ -164,9 +164,9 @@ def load_samples(path) -> List[Sample]:
     path = Path(path)
     if not path.is_file():
         raise SampleError(f"sample file {path} does not exist; write one with `neurograph samples` or save_samples")
+    from neurograph.compile.artifact import read_npz
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = read_npz(path)            # every array is the samples' data; each checked before decompressing
         header = json.loads(arrays.pop("header").tobytes().decode())
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, UnicodeDecodeError, EOFError) as exc:
         raise SampleError(f"{path} is not a readable sample file ({type(exc).__name__}); it may be truncated or "

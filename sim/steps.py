@@ -16,7 +16,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from neurograph.compile.artifact import ArtifactError, atomic_savez, atomic_write_text, file_hash, load_network
+from neurograph.compile.artifact import (ArtifactError, atomic_savez, atomic_write_text, file_hash, load_network,
+                                         read_npz)
 from neurograph.compile.ir import Network, host_work
 from neurograph.compile.mapping import CHIP_LIMITS, map_network
 from neurograph.compile.samples import Sample, load_samples
@@ -175,9 +176,9 @@ def load_run_spikes(path, net: Network, made_from: dict, run: int = 0) -> dict:
     import zipfile
     prefix = f"run{run}.spikes."
     try:
-        with np.load(path, allow_pickle=False) as z:
-            written_from = json.loads(z["made_from"].tobytes())
-            packed = {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+        arrays = read_npz(path, {"made_from"} | {f"{prefix}{p.name}" for p in net.populations})
+        written_from = json.loads(arrays.pop("made_from").tobytes())
+        packed = {k[len(prefix):]: v for k, v in arrays.items()}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is not a readable spike file ({type(exc).__name__}); simulate again") from exc
     if written_from != made_from:

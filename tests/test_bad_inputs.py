@@ -69,7 +69,7 @@ NETWORK_DAMAGE = {
     "mantissa out of range": (lambda p: _rewrite(p, lambda h, a: a["proj0.weight"].__setitem__((0, 0), 999)),
                               "8-bit synapse format"),
     "string weights": (lambda p: _rewrite(p, lambda h, a: a.update({"proj0.weight": np.array([["a"]])})),
-                       "expected numbers"),
+                       "not one neurograph writes"),
     "dangling projection": (lambda p: _rewrite(p, lambda h, a: h["projections"][0].update(source="ghost")),
                             "source must be"),
     "missing header field": (lambda p: _rewrite(p, lambda h, a: h.pop("populations")), "incomplete"),
@@ -277,3 +277,15 @@ def test_sigterm_during_training_leaves_no_checkpoint(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_small_file_claiming_a_huge_array_is_refused_before_decompressing(run_dir):
+    import zipfile
+    path = run_dir / "network.npz"
+    with zipfile.ZipFile(path, "a") as z:       # an .npy header claiming 2**40 elements, with no data behind it
+        header = {"descr": "<f8", "fortran_order": False, "shape": (1 << 20, 1 << 20)}
+        buffer = __import__("io").BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, header)
+        z.writestr("proj0.weight.npy", buffer.getvalue())
+    with pytest.raises(ArtifactError, match=r"shape \(1048576, 1048576\)\) is not one neurograph writes"):
+        load_network(path)
