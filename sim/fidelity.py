@@ -29,7 +29,8 @@ from neurograph.sim.scoring import accuracy
 
 def fidelity_report(float_net: Network, float_windows: List[Window], fixed_net: Network,
                     fixed_windows: List[Window], fixed_run: Optional[SimResult] = None) -> dict:
-    """Float vs fixed point on one sequence of windows; `fixed_run`: the fixed network's reference run."""
+    """Float vs fixed point on one sequence of windows; `fixed_run`: the fixed network's reference run.
+    Returns (the report, the float network's run)."""
     float_run = run_reference(float_net, float_windows)
     fixed_run = fixed_run or run_reference(fixed_net, fixed_windows)
     quant = fixed_net.metadata.get("quantization", {})
@@ -76,5 +77,5 @@ def fidelity_report(float_net: Network, float_windows: List[Window], fixed_net: 
     swaps.append({"fixed_layers": "all", "accuracy": accuracy(fixed_run, samples)})
     agree = np.concatenate([(a.argmax(axis=1) == b.argmax(axis=1)).ravel()
                             for a, b in zip(float_run.readouts, fixed_run.readouts)])
-    return {"layers": report, "accuracy_with_fixed_layers": swaps,
-            "prediction_agreement": float(agree.mean()), "float_accuracy": accuracy(float_run, samples)}
+    return ({"layers": report, "accuracy_with_fixed_layers": swaps,
+             "prediction_agreement": float(agree.mean()), "float_accuracy": accuracy(float_run, samples)}, float_run)

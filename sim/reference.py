@@ -178,15 +178,19 @@ def run_samples(net: Network, samples: Sequence[Sample], carry: bool = False) ->
     return [run_reference(net, seq) for seq in sequences(prepare(net, samples), carry)]
 
 
-def spike_agreement(a: SimResult, b: SimResult) -> Dict[str, float]:
-    """Fraction of (step, neuron) entries whose spike/no-spike matches, per population and overall."""
-    per_pop, same, total = {}, 0, 0
+def spike_matches(a: SimResult, b: SimResult) -> Dict[str, tuple]:
+    """Per spiking population, (entries whose spike/no-spike match, entries): each raster unpacked once."""
+    matches = {}
     for name in a.spikes:
         ra, rb = a.raster(name), b.raster(name)
         if ra.shape != rb.shape:
             raise ValueError(f"population {name!r}: rasters have shapes {ra.shape} and {rb.shape}")
-        eq = int(np.count_nonzero(ra == rb))
-        per_pop[name] = eq / ra.size if ra.size else 1.0
-        same, total = same + eq, total + ra.size
-    per_pop["all"] = same / total if total else 1.0
-    return per_pop
+        matches[name] = (int(np.count_nonzero(ra == rb)), int(ra.size))
+    return matches
+
+
+def spike_agreement(a: SimResult, b: SimResult) -> Dict[str, float]:
+    """Fraction of (step, neuron) entries whose spike/no-spike matches, per population and overall."""
+    matches = spike_matches(a, b)
+    equal, total = sum(e for e, _ in matches.values()), sum(t for _, t in matches.values())
+    return {**{name: e / t if t else 1.0 for name, (e, t) in matches.items()}, "all": equal / total if total else 1.0}

@@ -25,7 +25,7 @@ from neurograph.sim.counters import EventCounter, RunCounts, count_events, merge
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
 from neurograph.sim.fidelity import fidelity_report
 from neurograph.sim.plots import all_plots
-from neurograph.sim.reference import SimResult, prepare, run_reference, sequences
+from neurograph.sim.reference import SimResult, prepare, run_reference, sequences, spike_matches
 from neurograph.sim.report import build_report, write_report
 from neurograph.sim.scoring import correct_and_total, pooled_accuracy
 
@@ -73,25 +73,24 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
             for k, v in deployed.seconds.items():
                 seconds[f"lava_{k}"] = seconds.get(f"lava_{k}", 0.0) + v
             same_readouts = all(np.array_equal(a, b) for a, b in zip(reference.readouts, deployed.readouts))
-            for name in reference.spikes:
-                ra, rb = reference.raster(name), deployed.raster(name)
-                eq = int(np.count_nonzero(ra == rb)) if ra.shape == rb.shape else 0
+            matches = spike_matches(reference, deployed)
+            for name, (eq, size) in matches.items():
                 e0, t0 = per_pop.get(name, (0, 0))
-                per_pop[name] = (e0 + eq, t0 + ra.size)
-                equal, total = equal + eq, total + ra.size
-            agree_all = all(np.array_equal(reference.spikes[k], deployed.spikes[k]) for k in reference.spikes)
+                per_pop[name] = (e0 + eq, t0 + size)
+            run_equal, run_total = sum(e for e, _ in matches.values()), sum(t for _, t in matches.values())
+            equal, total = equal + run_equal, total + run_total
+            agree_all = run_equal == run_total
             same_payloads = all(np.array_equal(v, deployed.payloads.get(k)) for k, v in reference.payloads.items())
             identical_payloads = identical_payloads and same_payloads
-            run_equal = sum(int(np.count_nonzero(reference.raster(k) == deployed.raster(k))) for k in reference.spikes)
-            run_total = sum(reference.raster(k).size for k in reference.spikes)
             identical = identical and same_readouts
             if not (agree_all and same_readouts and same_payloads):       # count what Lava actually did
                 run_counts = count_events(net, seq, deployed.spikes)
         if float_runs is not None:
             float_seq = float_runs[i]
             if i == 0:
-                quantization = fidelity_report(float_net, float_seq, net, seq, reference)
-            float_run = run_reference(float_net, float_seq, record=False)
+                quantization, float_run = fidelity_report(float_net, float_seq, net, seq, reference)
+            else:
+                float_run = run_reference(float_net, float_seq, record=False)
             for a, b, w in zip(float_run.readouts, reference.readouts, float_seq):
                 scores["float_ir_reference"].append(correct_and_total(a, w.sample))
                 float_agree.append((a.argmax(axis=1) == b.argmax(axis=1)).mean())

@@ -20,7 +20,7 @@ def networks():
 
 
 def report_for(float_net, fixed_net):
-    return fidelity_report(float_net, prepare(float_net, [SAMPLE]), fixed_net, prepare(fixed_net, [SAMPLE]))
+    return fidelity_report(float_net, prepare(float_net, [SAMPLE]), fixed_net, prepare(fixed_net, [SAMPLE]))[0]
 
 
 def test_fidelity_numbers_match_direct_runs():
