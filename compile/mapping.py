@@ -60,12 +60,14 @@ class PopulationMapping:
     limited_by: str                        # the resource that closed most cores
     compartment_utilisation: float         # used / (cores x capacity)
     synapse_memory_utilisation: float
+    stored_synapses: int = 0               # synapses held in memory: the expanded count, or fewer with sharing
 
 
 @dataclass
 class NetworkMapping:
     chip: ChipLimits
     populations: List[PopulationMapping]
+    share_weights: bool = False
 
     @property
     def cores(self) -> int:
@@ -76,27 +78,30 @@ class NetworkMapping:
         return -(-self.cores // self.chip.cores_per_chip)
 
     def to_dict(self) -> dict:
-        return {"chip": asdict(self.chip), "cores": self.cores, "chips": self.chips,
-                "synapse_memory_bits": sum(p.synapses for p in self.populations) * self.chip.bits_per_synapse,
+        return {"chip": asdict(self.chip), "cores": self.cores, "chips": self.chips, "share_weights": self.share_weights,
+                "synapse_memory_bits": sum(p.stored_synapses for p in self.populations) * self.chip.bits_per_synapse,
                 "populations": [asdict(p) for p in self.populations]}
 
 
 class _CoreState:
     """What one core holds so far: compartments, synapses and its distinct input axons."""
 
-    def __init__(self, dense, graphs):
+    def __init__(self, dense, graphs, share_weights: bool = False):
         # graphs: per graph projection, the aggregation matrix of each target feature (its head's)
-        self.dense, self.graphs = dense, graphs
+        self.dense, self.graphs, self.share = dense, graphs, share_weights
         self.compartments = self.synapses = self.axons = 0
         self.rows = [{} for _ in dense]          # per dense projection: node -> source features used
         self.neighbours = [{} for _ in graphs]   # per graph projection: feature -> source nodes used
+        self.stored = [np.zeros(w.shape[1], bool) for w in dense]   # weight sharing: W's columns held
 
     def cost(self, v: int, features: np.ndarray):
         """(synapses, new input axons) that adding compartments (v, features) would bring."""
         synapses, axons = 0, 0
-        for w, rows in zip(self.dense, self.rows):
+        for w, rows, stored in zip(self.dense, self.rows, self.stored):
             need = w[:, features].any(axis=1)
-            synapses += int(w[:, features].sum())
+            # with weight sharing a core stores each column of W once, whatever its nodes
+            columns = features[~stored[features]] if self.share else features
+            synapses += int(w[:, columns].sum())
             axons += int(need.sum()) if v not in rows else int((need & ~rows[v]).sum())
         for by_feature, seen in zip(self.graphs, self.neighbours):
             for k in features:
@@ -109,9 +114,10 @@ class _CoreState:
         self.compartments += len(features)
         self.synapses += synapses
         self.axons += axons
-        for w, rows in zip(self.dense, self.rows):
+        for w, rows, stored in zip(self.dense, self.rows, self.stored):
             need = w[:, features].any(axis=1)
             rows[v] = need if v not in rows else rows[v] | need
+            stored[features] = True
         for by_feature, seen in zip(self.graphs, self.neighbours):
             for k in features:
                 seen.setdefault(k, set()).update(_in_neighbours(by_feature[k], v).tolist())
@@ -129,7 +135,8 @@ def _matrix_per_feature(pr, binding: Binding) -> list:
     return per_feature
 
 
-def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits) -> PopulationMapping:
+def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits,
+                   share_weights: bool = False) -> PopulationMapping:
     pop = net.population(name)
     n, f = binding.num_nodes, pop.features
     dense = [np.asarray(pr.weight) != 0 for pr in net.incoming(name) if pr.kind == "dense"]
@@ -137,13 +144,13 @@ def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits) 
     syn_cap = chip.synapse_bits_per_core // chip.bits_per_synapse
     axon_cap = chip.input_axons_per_core or float("inf")
     all_features = np.arange(f)
-    empty = _CoreState(dense, graphs)
+    empty = _CoreState(dense, graphs, share_weights)
 
     def fits(core, size, synapses, axons):
         return (core.compartments + size <= chip.compartments_per_core and core.synapses + synapses <= syn_cap
                 and core.axons + axons <= axon_cap)
 
-    cores, closed_by, core = 0, {"compartments": 0, "synapse memory": 0, "input axons": 0}, None
+    cores, closed_by, core, stored = 0, {"compartments": 0, "synapse memory": 0, "input axons": 0}, None, 0
     for v in range(n):
         # a whole node if it fits an empty core, else its compartments one by one
         pieces = [all_features]
@@ -163,23 +170,30 @@ def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits) 
                 if core is not None:
                     closed_by["compartments" if core.compartments + len(features) > chip.compartments_per_core
                               else "synapse memory" if core.synapses + synapses > syn_cap else "input axons"] += 1
-                core, cores = _CoreState(dense, graphs), cores + 1
+                stored += core.synapses if core is not None else 0
+                core, cores = _CoreState(dense, graphs, share_weights), cores + 1
                 synapses, axons = core.cost(v, features)
             core.add(v, features, synapses, axons)
+    stored += core.synapses if core is not None else 0      # what the cores' synaptic memory holds
     total_syn = int(sum(w.sum() for w in dense) * n + sum(a.nnz for by_feature in graphs for a in by_feature))
     limited_by = max(closed_by, key=closed_by.get) if any(closed_by.values()) else "fits one core"
     size = n * f
     return PopulationMapping(name, size, total_syn, cores, limited_by,
-                             size / (cores * chip.compartments_per_core), total_syn / (cores * syn_cap))
+                             size / (cores * chip.compartments_per_core), stored / (cores * syn_cap), stored)
 
 
 def map_network(net: Network, binding: Binding, chip: str = "loihi1",
-                limits: Optional[ChipLimits] = None) -> NetworkMapping:
-    """Cores and chips for every population of a fixed-point network with `binding`'s graph."""
+                limits: Optional[ChipLimits] = None, share_weights: bool = False) -> NetworkMapping:
+    """Cores and chips for every population of a fixed-point network with `binding`'s graph.
+
+    `share_weights` (Loihi 2, an assumption: a dense transform shared by all nodes on a core is
+    stored once per core, as convolutional connectivity is) counts each column of W once per core
+    instead of once per node; graph synapses are per edge either way."""
     if net.domain != "fixed":
         raise IRError("map_network needs the fixed-point network (synapses as the chip stores them)")
     if limits is None:
         if chip not in CHIP_LIMITS:
             raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(CHIP_LIMITS)}")
         limits = CHIP_LIMITS[chip]
-    return NetworkMapping(limits, [map_population(net, binding, p.name, limits) for p in net.populations])
+    return NetworkMapping(limits, [map_population(net, binding, p.name, limits, share_weights)
+                                   for p in net.populations], share_weights)

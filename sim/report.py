@@ -243,6 +243,11 @@ def render_markdown(report: dict) -> str:
             lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
                          f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | "
                          f"{_pct(p['synapse_memory_utilisation'])} |")
+        shared = mapping.get("with_weight_sharing")
+        if shared:
+            lines += ["", f"- with weight sharing (an assumption for Loihi 2: a dense transform shared by all nodes "
+                          f"on a core stores W once per core, as convolutional connectivity does): "
+                          f"**{shared['cores']:,} cores on {shared['chips']} chip(s)**"]
         lines += ["", "- core placement on the mesh (and hop-dependent spike energy) is not modelled"]
     timing = report.get("timing_s", {})
     if timing:

@@ -223,6 +223,9 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
             first = prepare(net, load_samples(samples_path)[:1])[0]
             mapping = map_network(net, first.binding, chip).to_dict()
             mapping["graph"] = first.sample.name
+            if chip == "loihi2":       # an assumption about Loihi 2, so shown beside the plain mapping
+                shared = map_network(net, first.binding, chip, share_weights=True)
+                mapping["with_weight_sharing"] = {"cores": shared.cores, "chips": shared.chips}
     energy = energy_report(net, counts, simulation["graphs"], simulation["host_work"], chip, table,
                            table_name=f"{Path(energy_table).name}" if table else None)
     result = build_report(net, simulation, counts.to_dict(), energy, mapping)

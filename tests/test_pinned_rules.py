@@ -46,3 +46,19 @@ def test_bias_alone_makes_an_update_active_and_fan_out_multiplies_dense_ops():
     # node 1's features 1 and 2 once each (features 0 already counted)
     assert pops["p"].active_updates == 4 * steps + 1 + 2
     assert pops["p"].inactive_updates == 4 * 3 * steps - pops["p"].active_updates
+
+
+def test_weight_sharing_stores_each_column_of_w_once_per_core():
+    from neurograph.compile.mapping import ChipLimits, map_network
+    w = np.array([[1, 0, 2], [3, 4, 0]])             # 4 nonzero weights
+    net = validate(Network("fixed", Input("input", 2, 2), [
+        Population("p", "if", 3, threshold=10), Population("readout", "integrator", 1)],
+        [Projection("w", "dense", "input", "p", w), Projection("o", "dense", "p", "readout", np.ones((3, 1), int))],
+        Readout("readout")))
+    binding = prepare(net, [Sample("s", 5, np.zeros((2, 0), np.int64), spikes=np.zeros((2, 5, 2), bool))])[0].binding
+    chip = ChipLimits("test", 6, 1 << 20, None, 4, 8, "test")     # 6 compartments: two 3-feature nodes per core
+    plain, shared = (map_network(net, binding, limits=chip, share_weights=s) for s in (False, True))
+    p_plain, p_shared = plain.populations[0], shared.populations[0]
+    assert p_plain.cores == p_shared.cores == 3                   # 5 nodes, 2 per core
+    assert p_plain.stored_synapses == 5 * 4                       # W per node
+    assert p_shared.stored_synapses == 3 * 4                      # W once per core
