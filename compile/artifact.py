@@ -29,26 +29,56 @@ class ArtifactError(ValueError):
     """A network file that cannot be used; the message says why and what to do."""
 
 
-def atomic_write(path, write, mode: str) -> Path:
-    """Call write(file) on a temporary file beside `path`, flush it to disk, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+class AtomicFiles:
+    """Write several files so that none replaces its old version unless every one was written:
+    each goes to a temporary name beside its path, and only a completed block renames them all.
+
+        with AtomicFiles() as files:
+            files.write(path_a, lambda f: ..., "wb")
+            files.write(path_b, lambda f: ..., "w")
+    """
+
+    def __init__(self):
+        self.pending = []
+
+    def write(self, path, write, mode: str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self.pending.append((tmp, path))
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if kind is None:
+            for tmp, path in self.pending:
+                os.replace(tmp, path)
+        else:
+            for tmp, _ in self.pending:
+                Path(tmp).unlink(missing_ok=True)
+        return False
+
+
+def atomic_write(path, write, mode: str) -> Path:
+    """Call write(file) on a temporary file beside `path`, flush it to disk, then rename it into place."""
+    with AtomicFiles() as files:
+        return files.write(path, write, mode)
+
+
+def savez_to(arrays: Dict[str, np.ndarray]):
+    """A writer for AtomicFiles: np.savez_compressed into the open file (which keeps numpy from appending .npz)."""
+    return lambda f: np.savez_compressed(f, **arrays)
 
 
 def atomic_savez(path, arrays: Dict[str, np.ndarray]) -> Path:
-    """np.savez_compressed, atomically (a file object keeps numpy from appending ".npz")."""
-    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays), "wb")
+    """np.savez_compressed, atomically."""
+    return atomic_write(path, savez_to(arrays), "wb")
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -88,7 +118,8 @@ def file_hash(path) -> str:
     return digest.hexdigest()
 
 
-def save_network(net: Network, path) -> Path:
+def save_network(net: Network, path, files: "AtomicFiles" = None) -> Path:
+    """Write `net` atomically; with `files`, as one of several files that replace their old versions together."""
     validate(net)
     arrays: Dict[str, np.ndarray] = {}
     header = {
@@ -114,7 +145,7 @@ def save_network(net: Network, path) -> Path:
             arrays[f"proj{i}.weight"] = np.asarray(pr.weight)
         header["projections"].append(entry)
     arrays["header"] = np.frombuffer(json.dumps(header, default=_json_default).encode(), dtype=np.uint8)
-    return atomic_savez(path, arrays)
+    return files.write(path, savez_to(arrays), "wb") if files is not None else atomic_savez(path, arrays)
 
 
 def _json_default(o):

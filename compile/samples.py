@@ -137,9 +137,10 @@ def disjoint_union(samples: List[Sample], name: str = "batch") -> Sample:
 _ARRAYS = ("edge_index", "features", "spikes", "labels")
 
 
-def save_samples(samples: List[Sample], path) -> Path:
-    """Write samples to one .npz (atomically: a temporary name, then renamed)."""
-    from neurograph.compile.artifact import atomic_savez
+def save_samples(samples: List[Sample], path, files=None) -> Path:
+    """Write samples to one .npz atomically (a temporary name, then renamed); with `files` (an
+    :class:`~neurograph.compile.artifact.AtomicFiles`), together with the other files written there."""
+    from neurograph.compile.artifact import atomic_savez, savez_to
     arrays, header = {}, {"format": SAMPLES_FORMAT, "version": SAMPLES_VERSION, "samples": []}
     for i, s in enumerate(samples):
         check_sample(s)
@@ -157,7 +158,7 @@ def save_samples(samples: List[Sample], path) -> Path:
             arrays[f"s{i}.coef_edges.{k}"], arrays[f"s{i}.coef.{k}"] = s.coefficient_edges[k], s.coefficients[k]
         header["samples"].append(entry)
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    return atomic_savez(path, arrays)
+    return files.write(path, savez_to(arrays), "wb") if files is not None else atomic_savez(path, arrays)
 
 
 def load_samples(path) -> List[Sample]:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from neurograph.compile.artifact import atomic_write, save_network
+from neurograph.compile.artifact import AtomicFiles, atomic_write, save_network
 from neurograph.compile.export import export_network
 from neurograph.compile.fold import fold_scales
 from neurograph.compile.quantize import quantize_network
@@ -138,8 +138,10 @@ def compile_checkpoint(checkpoint_path, out_dir) -> dict:
         net.metadata["made_from"] = {"checkpoint": str(Path(checkpoint_path).resolve()),
                                      "checkpoint_sha256": file_hash(checkpoint_path)}
     out = Path(out_dir)
-    paths = {"float": save_network(folded, out / "network.float.npz"), "fixed": save_network(fixed, out / "network.npz"),
-             "samples": save_samples([sample], out / "samples.npz")}
+    with AtomicFiles() as files:        # the three replace their old versions together, or none does
+        paths = {"float": save_network(folded, out / "network.float.npz", files),
+                 "fixed": save_network(fixed, out / "network.npz", files),
+                 "samples": save_samples([sample], out / "samples.npz", files)}
     return {"paths": paths, "quantization": fixed.metadata["quantization"]}
 
 

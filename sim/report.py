@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from neurograph.compile.artifact import atomic_write_text
+from neurograph.compile.artifact import AtomicFiles
 from neurograph.compile.graphs import RULES
 from neurograph.compile.ir import Network
 
@@ -59,12 +59,14 @@ def write_report(report: dict, out_dir, plots: Optional[Dict[str, bytes]] = None
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md"}
     markdown = render_markdown(report)
-    # each file is written to a temporary name and renamed: never half-written, never a mix of runs
-    atomic_write_text(paths["json"], json.dumps(report, indent=2, default=_plain))
-    atomic_write_text(paths["md"], markdown)
-    if plots is not None:
-        paths["html"] = out / "report.html"
-        atomic_write_text(paths["html"], render_html(markdown, plots))
+    # all files written to temporary names, then renamed together: never half-written, never a mix of runs
+    with AtomicFiles() as files:
+        files.write(paths["json"], lambda f: f.write(json.dumps(report, indent=2, default=_plain)), "w")
+        files.write(paths["md"], lambda f: f.write(markdown), "w")
+        if plots is not None:
+            paths["html"] = out / "report.html"
+            html_text = render_html(markdown, plots)
+            files.write(paths["html"], lambda f: f.write(html_text), "w")
     return paths
 
 

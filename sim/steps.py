@@ -16,8 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from neurograph.compile.artifact import (ArtifactError, atomic_savez, atomic_write_text, file_hash, load_network,
-                                         read_npz)
+from neurograph.compile.artifact import AtomicFiles, ArtifactError, file_hash, load_network, read_npz, savez_to
 from neurograph.compile.ir import Network, host_work
 from neurograph.compile.mapping import CHIP_LIMITS, map_network
 from neurograph.compile.samples import Sample, load_samples
@@ -163,9 +162,9 @@ def simulate(network_path, samples_path, out_dir, engine: str = "lava", lowering
     for i, run in enumerate(runs):
         arrays[f"run{i}.readouts"] = np.stack(run.readouts)
         arrays.update({f"run{i}.spikes.{k}": v for k, v in run.spikes.items()})
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_savez(out / "spikes.npz", arrays)
-    atomic_write_text(out / "simulation.json", json.dumps(summary, indent=2))
+    with AtomicFiles() as files:          # both or neither: never a new spike file beside an old summary
+        files.write(out / "spikes.npz", savez_to(arrays), "wb")
+        files.write(out / "simulation.json", lambda f: f.write(json.dumps(summary, indent=2)), "w")
     return summary
 
 
