@@ -28,12 +28,14 @@ class GCSNN(nn.Module):
     aggregation_rule = "gcn"           # how a graph becomes the deployed aggregation weights (compile/graphs.py)
 
     def __init__(self, cfg: ModelConfig, num_nodes: int, num_features: int, num_classes: int):
+        """`num_nodes` is accepted with the other models' signature and not kept: nothing in a spiking
+        model depends on the number of nodes, so one trained model serves every graph."""
         super().__init__()
         if cfg.layers < 1:
             raise ValueError(f"layers must be >= 1, got {cfg.layers}")
         if cfg.neuron not in ("if", "lif"):
             raise ValueError(f"neuron must be 'if' or 'lif', got {cfg.neuron!r}")
-        self.cfg, self.num_nodes = cfg, num_nodes
+        self.cfg = cfg
         self.leak = cfg.leak if cfg.neuron == "lif" else 0.0
         sizes = cfg.layer_sizes(num_features, num_classes)
         self.convs = nn.ModuleList(self.make_conv(i, a, b) for i, (a, b) in enumerate(sizes))
