@@ -279,6 +279,7 @@ def test_sigterm_during_training_leaves_no_checkpoint(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
 def test_a_small_file_claiming_a_huge_array_is_refused_before_decompressing(run_dir):
     import zipfile
     path = run_dir / "network.npz"
