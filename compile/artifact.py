@@ -139,7 +139,7 @@ def save_network(net: Network, path, files: "AtomicFiles" = None) -> Path:
         header["populations"].append(entry)
     for i, pr in enumerate(net.projections):
         entry = {k: getattr(pr, k) for k in ("name", "kind", "source", "target", "rule", "heads",
-                                             "coefficient_scale", "exponent", "delay")}
+                                             "coefficient_scale", "exponent", "delay", "on_host")}
         entry["weight"] = None if pr.weight is None else f"proj{i}.weight"
         if pr.weight is not None:
             arrays[f"proj{i}.weight"] = np.asarray(pr.weight)
@@ -194,7 +194,7 @@ def load_network(path) -> Network:
         projs = [Projection(name=str(p["name"]), kind=str(p["kind"]), source=str(p["source"]),
                             target=str(p["target"]), weight=_array(arrays, p["weight"], where), rule=str(p["rule"]),
                             heads=int(p["heads"]), coefficient_scale=float(p["coefficient_scale"]),
-                            exponent=int(p["exponent"]), delay=int(p["delay"]))
+                            exponent=int(p["exponent"]), delay=int(p["delay"]), on_host=p.get("on_host") is True)
                  for p in header["projections"]]
         net = Network(domain=str(header["domain"]), input=Input(**header["input"]), populations=pops,
                       projections=projs, readout=Readout(**header["readout"]),

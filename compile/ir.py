@@ -124,6 +124,9 @@ class Projection:
     coefficient_scale: float = 1.0
     exponent: int = 0              # fixed only: shift applied to each step's summed input
     delay: int = 1                 # steps from a source event to its effect on the target
+    # computed by the host once per sample instead of by synapses every step: only the input's first
+    # feature transform and aggregation, for an input that is the same at every step (see compile/current.py)
+    on_host: bool = False
 
 
 @dataclass
@@ -295,9 +298,28 @@ def validate(net: Network) -> Network:
             raise IRError(f"host stage {stage.name!r}: per={stage.per!r} is not one of {HOST_UNITS}")
         if any(not isinstance(v, (int, np.integer)) or int(v) < 0 for v in stage.ops.values()):
             raise IRError(f"host stage {stage.name!r}: operation counts must be integers >= 0, got {stage.ops}")
+    if any(pr.on_host for pr in net.projections):
+        host_chain(net)                   # raises unless the host part is the input's first graph convolution
     if net.domain == "fixed" and not net.graph_projections:
         check_ranges(net, lambda pr: [])
     return net
+
+
+def host_chain(net: Network):
+    """The projections the host computes instead of the chip: (dense, relay, graph), the input's first
+    graph convolution, or None. Any other use of `on_host` is an IRError."""
+    marked = [pr for pr in net.projections if pr.on_host]
+    if not marked:
+        return None
+    dense = [pr for pr in marked if pr.kind == "dense" and pr.source == net.input.name]
+    if len(marked) == 2 and len(dense) == 1:
+        relay = next((p for p in net.populations if p.name == dense[0].target), None)
+        graph = [pr for pr in marked if pr.kind == "graph" and pr.source == dense[0].target]
+        if relay is not None and relay.neuron.forwards_input and graph and \
+                net.incoming(relay.name) == dense and [pr for pr in net.projections if pr.source == relay.name] == graph:
+            return dense[0], relay, graph[0]
+    raise IRError(f"projections {[pr.name for pr in marked]} are marked on_host, but only the input's first "
+                  f"graph convolution (input -> dense -> relay -> graph) can run on the host as a current")
 
 
 def _is_int(value) -> bool:

@@ -64,6 +64,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     p.add_argument("--chip", default=d.chip.name, choices=["loihi1", "loihi2"],
                    help="energy constants and core limits (default: %(default)s)")
+    p.add_argument("--input-as-current", action="store_true",
+                   help="deploy the input's first graph convolution as a host-computed current (constant inputs)")
 
 
 def _config(args) -> RunConfig:
@@ -80,6 +82,7 @@ def _config(args) -> RunConfig:
     t.epochs, t.lr, t.weight_decay, t.seed = args.epochs, args.lr, args.weight_decay, args.seed
     t.device, t.batch_size, t.fanout = args.device, args.batch_size, args.fanout
     cfg.chip.name = args.chip
+    cfg.quant.input_as_current = args.input_as_current
     return cfg.check()
 
 
@@ -113,7 +116,7 @@ def cmd_train(args) -> None:
 def cmd_compile(args) -> None:
     from neurograph.pipeline import compile_checkpoint
     _writable(args.out, is_file=False)
-    result = compile_checkpoint(args.checkpoint, args.out)
+    result = compile_checkpoint(args.checkpoint, args.out, input_as_current=args.input_as_current or None)
     for name, q in result["quantization"].items():
         print(f"{name}: activation scale {q['activation_scale']:.1f}, weight exp {q['weight_exp']}, "
               f"adjacency exp {q['adjacency_exp']}, vth {q['vth']}, payload {q['payload_bits']} bits")
@@ -227,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="export, fold and quantize a checkpoint to network.npz")
     p.add_argument("checkpoint", help="a checkpoint written by `neurograph train`")
+    p.add_argument("--input-as-current", action="store_true",
+                   help="compute the input's first graph convolution once per sample on the host and send it "
+                        "as a current (for inputs that are the same at every step, e.g. binary features)")
     p.add_argument("--out", default="runs", help="folder for network.npz, network.float.npz, samples.npz")
     p.set_defaults(func=cmd_compile)
 

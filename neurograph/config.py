@@ -90,6 +90,9 @@ class TrainConfig:
 class QuantConfig:
     target_threshold: int = 4096   # aim for vth near this (resolution of 1/vth of the threshold)
     headroom: float = 2.0          # keep calibrated |a_in| and |V| this far below their bit limits
+    # the input's first graph convolution computed once per sample by the host and delivered as a
+    # current (compile/current.py): for inputs that are the same at every step (binary features)
+    input_as_current: bool = False
 
 
 @dataclass

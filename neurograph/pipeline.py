@@ -104,6 +104,9 @@ def compile_model(model, graph, cfg: RunConfig, training: Optional[dict] = None)
         float_net.metadata["training"] = training
     folded = fold_scales(float_net)
     fixed = quantize_network(folded, cfg.quant.target_threshold, cfg.quant.headroom)
+    if cfg.quant.input_as_current:
+        from neurograph.compile.current import input_as_current
+        fixed = input_as_current(fixed)
     sample = graph_sample(model, graph, cfg)
     bind(fixed, sample)
     return folded, fixed, sample
@@ -126,12 +129,14 @@ def restore_model(ckpt):
     return model, graph, cfg
 
 
-def compile_checkpoint(checkpoint_path, out_dir) -> dict:
+def compile_checkpoint(checkpoint_path, out_dir, input_as_current: Optional[bool] = None) -> dict:
     """:func:`compile_model` on a checkpoint; writes network.float.npz, network.npz and the training
     graph as samples.npz (the transductive deployment: the graph it was trained on)."""
     from neurograph.compile.samples import save_samples
     ckpt = load_checkpoint(checkpoint_path)
     model, graph, cfg = restore_model(ckpt)
+    if input_as_current is not None:
+        cfg.quant.input_as_current = input_as_current
     folded, fixed, sample = compile_model(model, graph, cfg, ckpt["training"])
     from neurograph.compile.artifact import file_hash
     for net in (folded, fixed):          # provenance: the checkpoint this network was compiled from

@@ -25,7 +25,7 @@ from typing import Dict, List
 import numpy as np
 
 from neurograph.compile.graphs import Binding
-from neurograph.compile.ir import Network
+from neurograph.compile.ir import Network, host_chain
 
 
 @dataclass
@@ -39,6 +39,7 @@ class ProjectionCounts:
     events: int = 0
     synaptic_ops: int = 0
     synaptic_ops_per_step: List[int] = field(default_factory=list)
+    on_host: bool = False           # computed by the host once per sample (input as current): not chip work
 
 
 @dataclass
@@ -50,6 +51,7 @@ class PopulationCounts:
     events_per_step: List[int] = field(default_factory=list)
     active_updates: int = 0
     inactive_updates: int = 0
+    on_host: bool = False           # the relay of a host-computed input current: not on the chip
 
     @property
     def firing_rate(self) -> float:
@@ -61,12 +63,23 @@ class PopulationCounts:
 @dataclass
 class RunCounts:
     steps: int
-    input_spikes: int
+    input_spikes: int                # spikes entering the chip from the host-side source
     projections: List[ProjectionCounts]
     populations: List[PopulationCounts]
+    # the host's share of an input computed as a current: feature-transform adds and aggregation MACs,
+    # once per sample
+    host_ops: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def chip_projections(self) -> List[ProjectionCounts]:
+        return [p for p in self.projections if not p.on_host]
+
+    @property
+    def chip_populations(self) -> List[PopulationCounts]:
+        return [p for p in self.populations if not p.on_host]
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps, "input_spikes": self.input_spikes,
+        return {"steps": self.steps, "input_spikes": self.input_spikes, "host_ops": dict(self.host_ops),
                 "projections": [asdict(p) for p in self.projections],
                 "populations": [{**asdict(p), "firing_rate": p.firing_rate} for p in self.populations]}
 
@@ -77,11 +90,16 @@ class EventCounter:
     def __init__(self, net: Network, num_nodes: int):
         self.net, self.n = net, num_nodes
         self.counts = RunCounts(0, 0, [], [])
+        chain = host_chain(net)
+        host_relay = chain[1].name if chain else None
         for pr in net.projections:
             graded = pr.source != net.input.name and net.population(pr.source).neuron.graded
-            self.counts.projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target, graded, 0))
+            self.counts.projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target, graded, 0,
+                                                            on_host=pr.on_host))
         for pop in net.populations:
-            self.counts.populations.append(PopulationCounts(pop.name, pop.kind, num_nodes * pop.features))
+            self.counts.populations.append(PopulationCounts(pop.name, pop.kind, num_nodes * pop.features,
+                                                            on_host=pop.name == host_relay))
+        self._input_on_chip = any(pr.source == net.input.name and not pr.on_host for pr in net.projections)
         self._bias = {p.name: p.bias is not None and np.asarray(p.bias) != 0 for p in net.populations}
         self._fan = {}           # (projection, binding id) -> fan-out per source feature / per head
 
@@ -101,7 +119,9 @@ class EventCounter:
         inputs, outputs, binding = step.inputs, step.outputs, step.binding
         c = self.counts
         c.steps += 1
-        c.input_spikes += int(np.count_nonzero(outputs[self.net.input.name]))
+        if self._input_on_chip:
+            c.input_spikes += int(np.count_nonzero(outputs[self.net.input.name]))
+        first_steps = step.index % self.net.window_steps       # the host computes the chain once per window
         for pr, pc in zip(self.net.projections, c.projections):
             active = outputs.get(pr.source)
             if active is None:
@@ -113,6 +133,12 @@ class EventCounter:
                 ops = int(active.sum(axis=0) @ fan)                           # events per feature x fan-out
             else:
                 ops = sum(int(active[:, f].sum(axis=1) @ out_degree) for f, out_degree in fan)
+            if pr.on_host:           # the input transform (adds, binary input) at step 0, the aggregation at 1
+                kind = "fp32_add" if pr.kind == "dense" else "fp32_mac"
+                if first_steps == (0 if pr.kind == "dense" else 1):
+                    c.host_ops[kind] = c.host_ops.get(kind, 0) + ops
+                pc.synaptic_ops_per_step.append(0)
+                continue
             pc.events += int(active.sum())
             pc.synaptic_ops += ops
             pc.synaptic_ops_per_step.append(ops)
@@ -144,18 +170,22 @@ def count_events(net: Network, windows, spikes: Dict[str, np.ndarray]) -> RunCou
 def merge_counts(runs: List[RunCounts]) -> RunCounts:
     """Totals over several runs (e.g. one per sample); per-step lists are concatenated."""
     first = runs[0]
-    total = RunCounts(sum(r.steps for r in runs), sum(r.input_spikes for r in runs), [], [])
+    host_ops = {}
+    for r in runs:
+        for k, v in r.host_ops.items():
+            host_ops[k] = host_ops.get(k, 0) + v
+    total = RunCounts(sum(r.steps for r in runs), sum(r.input_spikes for r in runs), [], [], host_ops)
     for i, p in enumerate(first.projections):
         parts = [r.projections[i] for r in runs]
         total.projections.append(ProjectionCounts(p.name, p.kind, p.source, p.target, p.graded,
                                                   max(q.synapses for q in parts), sum(q.events for q in parts),
                                                   sum(q.synaptic_ops for q in parts),
-                                                  [x for q in parts for x in q.synaptic_ops_per_step]))
+                                                  [x for q in parts for x in q.synaptic_ops_per_step], p.on_host))
     for i, p in enumerate(first.populations):
         parts = [r.populations[i] for r in runs]
         total.populations.append(PopulationCounts(p.name, p.kind, max(q.neurons for q in parts),
                                                   sum(q.events for q in parts),
                                                   [x for q in parts for x in q.events_per_step],
                                                   sum(q.active_updates for q in parts),
-                                                  sum(q.inactive_updates for q in parts)))
+                                                  sum(q.inactive_updates for q in parts), p.on_host))
     return total

@@ -150,22 +150,30 @@ def _term(count: int, constant: Constant) -> dict:
 def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Constant]) -> Dict[str, float]:
     """Chip energy by projection (its synaptic ops), population (its updates and the events it sends)
     and the input (its spikes entering the chip from the host-side source)."""
-    parts = {p.name: p.synaptic_ops * table["synaptic_op"].value_pj for p in counts.projections}
+    parts = {p.name: p.synaptic_ops * table["synaptic_op"].value_pj for p in counts.chip_projections}
     parts[net.input.name] = counts.input_spikes * table["spike"].value_pj
-    for p in counts.populations:
+    for p in counts.chip_populations:
         parts[p.name] = (p.active_updates * table["neuron_update_active"].value_pj
                          + p.inactive_updates * table["neuron_update_inactive"].value_pj
                          + p.events * table["spike"].value_pj)
     return parts
 
 
-def host_energy(net: Network, work: List[Dict[str, dict]]) -> dict:
+def host_energy(net: Network, work: List[Dict[str, dict]], host_ops: Optional[Dict[str, int]] = None) -> dict:
     """The host stages' counted operations over all samples (`work`: one
     :func:`~neurograph.compile.ir.host_work` per sample), priced like the chip's comparison at 45 nm.
 
     Operations without a published 45 nm constant (random draws, compares, exp,
     divide) are counted and listed as unpriced, never guessed."""
     stages, totals = {}, {"per_inference": 0.0, "per_graph": 0.0, "once": 0.0}
+    if host_ops:          # the input's first graph convolution, computed once per sample (input as current)
+        terms = {kind: _term(count, CMOS45[kind]) for kind, count in host_ops.items() if count}
+        stages["input_current"] = {"when": "per_inference", "terms": terms, "unpriced_ops": {},
+                                   "feeds": [pr.name for pr in net.projections if pr.on_host],
+                                   "what": "the constant input's feature transform (adds, binary input) and "
+                                           "aggregation (MACs), once per sample instead of every step on chip",
+                                   "total_pj": sum(t["energy_pj"] for t in terms.values())}
+        totals["per_inference"] += stages["input_current"]["total_pj"]
     for stage in net.host:
         ops: Dict[str, int] = {}
         for sample_work in work:
@@ -204,10 +212,10 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
     """
     label = table_name or chip
     table = table or ENERGY_TABLES[chip]
-    synops = sum(p.synaptic_ops for p in counts.projections)
-    active = sum(p.active_updates for p in counts.populations)
-    inactive = sum(p.inactive_updates for p in counts.populations)
-    events = sum(p.events for p in counts.populations) + counts.input_spikes   # input spikes enter once
+    synops = sum(p.synaptic_ops for p in counts.chip_projections)
+    active = sum(p.active_updates for p in counts.chip_populations)
+    inactive = sum(p.inactive_updates for p in counts.chip_populations)
+    events = sum(p.events for p in counts.chip_populations) + counts.input_spikes   # input spikes enter once
     chip_terms = {
         "synaptic_ops": _term(synops, table["synaptic_op"]),
         "neuron_updates_active": _term(active, table["neuron_update_active"]),
@@ -218,9 +226,9 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
         sum(t["energy_pj"] for t in chip_terms.values())
     per_part = _chip_energy_per_part(net, counts, table) if chip_total is not None else None
 
-    binary_ops = sum(p.synaptic_ops for p in counts.projections if not p.graded)
-    graded_ops = sum(p.synaptic_ops for p in counts.projections if p.graded)
-    neurons = [p for p in counts.populations if not get_kind(p.kind).graded]
+    binary_ops = sum(p.synaptic_ops for p in counts.chip_projections if not p.graded)
+    graded_ops = sum(p.synaptic_ops for p in counts.chip_projections if p.graded)
+    neurons = [p for p in counts.chip_populations if not get_kind(p.kind).graded]
     snn_terms = {
         # a binary spike over a synapse adds the weight: an accumulate
         "binary_synaptic_ops_as_accumulates": _term(binary_ops, CMOS45["fp32_add"]),
@@ -241,7 +249,7 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
     sparse_term = _term(sum(sparse_macs.values()), CMOS45["fp32_mac"])
     fair_terms = fair_ann_terms(net, graphs)
     fair_total = sum(t["energy_pj"] for t in fair_terms.values())
-    host = host_energy(net, work)
+    host = host_energy(net, work, counts.host_ops)
     host_per_run = host["per_inference_pj"] + host["per_graph_pj"]      # what each of these samples cost the host
     snn_with_host = snn_total + host_per_run
     chip_with_host = None if chip_total is None else chip_total + host_per_run

@@ -41,7 +41,11 @@ class Window:
 
 def prepare(net: Network, samples: Sequence[Sample]) -> List[Window]:
     """Check each sample against `net` and bind its graph."""
-    return [Window(s, bind(net, check_sample(s, net)), s.input_spec(net)) for s in samples]
+    from neurograph.compile.current import constant_input
+    windows = [Window(s, bind(net, check_sample(s, net)), s.input_spec(net)) for s in samples]
+    for w in windows:
+        constant_input(net, w.sample, w.input)
+    return windows
 
 
 def sequences(windows: List[Window], carry: bool) -> List[List[Window]]:

@@ -33,7 +33,8 @@ def build_report(net: Network, simulation: dict, counts: dict, energy: dict, map
             "populations": [{"name": p.name, "kind": p.kind, "features": p.features} for p in net.populations],
             "projections": [{"name": p.name, "kind": p.kind, "source": p.source, "target": p.target,
                              "exponent": p.exponent, "delay": p.delay, "feedback": net.is_feedback(p),
-                             "rule": p.rule or None, "heads": p.heads if p.kind == "graph" else None}
+                             "rule": p.rule or None, "heads": p.heads if p.kind == "graph" else None,
+                             "on_host": p.on_host}
                             for p in net.projections],
             "input_steps": net.input.num_steps, "run_steps": net.window_steps,
             "aggregation": "; ".join(rules),
@@ -260,7 +261,9 @@ def render_markdown(report: dict) -> str:
 def where_it_runs(report: dict) -> list:
     """The 'what runs on the chip, what runs on the host' section, from the IR and the host energy."""
     net, host = report["network"], report["energy"]["host"]
-    chip_parts = [p["name"] for p in net["populations"]] + [p["name"] for p in net["projections"]]
+    host_parts = {p["name"] for p in net["projections"] if p.get("on_host")} | \
+        {p["target"] for p in net["projections"] if p.get("on_host") and p["kind"] == "dense"}
+    chip_parts = [p["name"] for p in net["populations"] + net["projections"] if p["name"] not in host_parts]
     lines = ["", "## What runs on the chip, what runs on the host", "",
              f"- **chip**, every step: {', '.join(chip_parts)} (aggregation weights: "
              f"{net['aggregation']})",

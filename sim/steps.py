@@ -236,4 +236,5 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
 def _counts_from_dict(d: dict) -> RunCounts:
     from neurograph.sim.counters import PopulationCounts, ProjectionCounts
     return RunCounts(d["steps"], d["input_spikes"], [ProjectionCounts(**p) for p in d["projections"]],
-                     [PopulationCounts(**{k: v for k, v in p.items() if k != "firing_rate"}) for p in d["populations"]])
+                     [PopulationCounts(**{k: v for k, v in p.items() if k != "firing_rate"}) for p in d["populations"]],
+                     d.get("host_ops", {}))

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurograph.compile.fixed_point import lava_weights
-from neurograph.compile.ir import IRError, Network, Projection, validate
+from neurograph.compile.ir import IRError, Network, Projection, host_chain, validate
 
 LOWERINGS = ("fused", "stock")
 STOCK_MAX_SYNAPSES = 5_000_000   # I_N (x) W^T beyond this is a mistake, not a test
@@ -76,7 +76,9 @@ def _fusable(net: Network, relay_name: str):
 def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fused") -> LavaNetwork:
     """Build the Lava processes for `net` (fixed domain) running `windows` back to back."""
     # Imported here: loading Lava is slow, and only runs need it.
-    from neurograph.compile.lava.processes import GraphAggregate, GraphConv, NodeDense, Recorder, SpikeSource
+    from neurograph.compile.current import host_current
+    from neurograph.compile.lava.processes import (CurrentSource, GraphAggregate, GraphConv, NodeDense, Recorder,
+                                                   SpikeSource)
 
     if lowering not in LOWERINGS:
         raise IRError(f"lowering must be one of {LOWERINGS}, got {lowering!r}")
@@ -96,14 +98,24 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
     out_port, in_port = {}, {}
     spike_files, payload_files, fused, fused_projections = {}, {}, [], set()
 
-    procs[net.input.name] = SpikeSource([w.input for w in windows], window, (n, net.input.features),
-                                        error_path=context.error_path(net.input.name), name=net.input.name)
-    out_port[net.input.name] = procs[net.input.name].s_out
+    chain = host_chain(net)
+    if any(pr.source == net.input.name and not pr.on_host for pr in net.projections):
+        procs[net.input.name] = SpikeSource([w.input for w in windows], window, (n, net.input.features),
+                                            error_path=context.error_path(net.input.name), name=net.input.name)
+        out_port[net.input.name] = procs[net.input.name].s_out
+    host_relay = chain[1].name if chain else None
 
     def schedule(pr: Projection) -> list:
         return [w.binding.heads(pr) for w in windows]
 
     for pop in net.populations:
+        if pop.name == host_relay:         # computed by the host: a current source stands in for the chain
+            dense, _, graph = chain
+            arrival = dense.delay + graph.delay               # the first input step reaches the target here
+            procs[pop.name] = CurrentSource([host_current(net, w) for w in windows], arrival + 1,
+                                            arrival + net.input.num_steps, window,
+                                            error_path=context.error_path(pop.name), name=pop.name)
+            continue
         pair = _fusable(net, pop.name) if lowering == "fused" and pop.neuron.forwards_input else None
         if pair is not None:
             dense, graph = pair
@@ -126,6 +138,10 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
             (payload_files if pop.neuron.graded else spike_files)[pop.name] = path
 
     for pr in net.projections:
+        if pr.on_host:
+            if pr.kind == "graph":         # the current source feeds the chain's target
+                _connect(procs[pr.source].a_out, in_port[pr.target])
+            continue
         if pr.name in fused_projections:
             if pr.kind == "dense":      # source -> GraphConv input
                 _connect(out_port[pr.source], procs[pr.target].s_in)

@@ -59,6 +59,34 @@ class PySpikeSourceModel(PyLoihiProcessModel):
             self._row = next(self._stream)
 
 
+class CurrentSource(AbstractProcess):
+    """Sends window w's precomputed current (N, F) at its steps `first`..`last` (1-based within the window,
+    inclusive) and zero otherwise: the host's constant input current, arriving when synapses would have."""
+
+    def __init__(self, currents: list, first: int, last: int, window: int, error_path: str, **kwargs):
+        shape = tuple(np.shape(currents[0]))
+        super().__init__(currents=[np.asarray(c, dtype=np.int32) for c in currents], first=int(first), last=int(last),
+                         window=int(window), shape=shape, error_path=error_path, **kwargs)
+        self.a_out = OutPort(shape=shape)
+
+
+@implements(proc=CurrentSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyCurrentSourceModel(PyLoihiProcessModel):
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self._zero = np.zeros(proc_params["shape"], dtype=np.int32)
+
+    def run_spk(self):
+        p = self.proc_params
+        w, k = divmod(self.time_step - 1, p["window"])
+        inside = w < len(p["currents"]) and p["first"] <= k + 1 <= p["last"]
+        self.a_out.send(p["currents"][w] if inside else self._zero)
+
+
 class Recorder(AbstractProcess):
     """Records a population's output every step and writes the raster at step `steps`: bit-packed
     (steps, N, ceil(F/8)) for spikes (`graded=False`), int32 (steps, N, F) for graded payloads."""
