@@ -62,3 +62,14 @@ def test_weight_sharing_stores_each_column_of_w_once_per_core():
     assert p_plain.cores == p_shared.cores == 3                   # 5 nodes, 2 per core
     assert p_plain.stored_synapses == 5 * 4                       # W per node
     assert p_shared.stored_synapses == 3 * 4                      # W once per core
+
+
+def test_the_24_bit_current_wrap_reaches_the_voltage():
+    from neurograph.compile.kinds import get_kind
+    # a = 2**17 + 5: a << 6 = 2**23 + 320 wraps to -8388288; v takes the wrapped value (no spike). Had the
+    # wrap only been counted, v would be +8388928, saturate at 8388607 and spike above vth << 6 = 64000.
+    pop = Population("p", "lif", 1, threshold=1000)
+    kind, events = get_kind("lif"), {}
+    state = kind.init_state(pop, 1, fixed=True)
+    spikes = kind.step(pop, state, np.array([[2 ** 17 + 5]]), True, events)
+    assert not spikes[0, 0] and state["v"][0, 0] == -8388288 and events["p.current_wrap"] == 1
