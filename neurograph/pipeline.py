@@ -109,6 +109,9 @@ def compile_model(model, graph, cfg: RunConfig, training: Optional[dict] = None)
         fixed = input_as_current(fixed)
     sample = graph_sample(model, graph, cfg)
     bind(fixed, sample)
+    if cfg.quant.input_as_current:          # refused now, not at the first simulation
+        from neurograph.compile.current import constant_input
+        constant_input(fixed, sample, sample.input_spec(fixed))
     return folded, fixed, sample
 
 

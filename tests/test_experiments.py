@@ -61,3 +61,17 @@ def test_sweep_applies_typed_settings_and_reports_validation_and_test(tmp_path):
     assert result["val"] == pytest.approx(sum(r["val"] for r in result["rows"]) / 2)
     assert result["test"] == pytest.approx(sum(r["float"] for r in result["rows"]) / 2)
     assert all(0.0 <= r["float"] <= 1.0 and "live_attention" in r for r in result["rows"])
+
+
+@pytest.mark.slow
+def test_frontier_writes_table_figure_and_rows(tmp_path):
+    from neurograph.data.planetoid import raw_dir
+    from neurograph.experiments.frontier import main
+    if not raw_dir("cora", None).is_dir():
+        pytest.skip("Cora raw files not found")
+    assert main(["--dataset", "cora", "--steps", "2", "--epochs", "2", "--out", str(tmp_path / "f.md")]) == 0
+    rows = json.loads((tmp_path / "f.md.json").read_text())["rows"]
+    assert [(r["T"], r["input_as_current"]) for r in rows] == [(2, False), (2, True)]
+    assert rows[0]["accuracy"] == rows[1]["accuracy"]                  # the current changes no spike
+    assert rows[1]["chip_with_host_uj"] < rows[0]["chip_with_host_uj"]
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
