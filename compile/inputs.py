@@ -55,11 +55,6 @@ class InputSpec:
         t, n, f = spikes.shape
         return cls(n, f, t, coding="given", packed=np.packbits(spikes, axis=-1))
 
-    @property
-    def nonzero(self) -> int:
-        """Nonzero input features (what the host's encoder touches each step)."""
-        return 0 if self.rows is None else int(self.rows.size)
-
     def fired(self) -> Iterator[np.ndarray]:
         """Yield, for steps 1..T, the indices (into rows/cols/rates) of the nonzero features that spike."""
         rng = np.random.default_rng(self.seed)

@@ -48,7 +48,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from neurograph.compile.fixed_point import ACCUMULATOR_BITS, ACT_SHIFT, STATE_BITS, stored_weight_factor  # noqa: F401
+from neurograph.compile.fixed_point import ACCUMULATOR_BITS, stored_weight_factor
 from neurograph.compile.kinds import get_kind, kind_names
 
 IR_FORMAT = "neurograph.network"
@@ -62,7 +62,6 @@ HOST_WHEN = ("per_inference", "per_graph", "once")
 HOST_UNITS = ("once", "node", "edge", "nonzero_input_step", "sample")
 
 # Loihi / Lava limits of synapses (../shared/notes/lava-fixed-point.md, section 2)
-WEIGHT_MANTISSA_BITS = 8          # 8-bit synaptic weight mantissa
 WEIGHT_EXP_RANGE = (-8, 7)        # per-projection weight exponent
 MIXED_SIGN_MIN_EXP = WEIGHT_EXP_RANGE[0] + 1   # mixed signs are stored as 2m with exponent e-1
 
@@ -206,8 +205,10 @@ class Network:
 
 def host_work(net: Network, sample) -> Dict[str, dict]:
     """Each host stage's counted operations for one sample: {stage: {"when", "ops", "what"}}.
-    Per-edge stages count the sample's edges plus one self loop per node."""
-    units = {"once": 1, "node": sample.num_nodes, "edge": sample.num_edges + sample.num_nodes,
+    Per-edge stages count the sample's distinct edges (self loops aside) plus one self loop per node."""
+    from neurograph.compile.graphs import simple_edges
+    src, dst = simple_edges(np.asarray(sample.edge_index))         # what the rules normalize: a simple graph
+    units = {"once": 1, "node": sample.num_nodes, "edge": int(np.count_nonzero(src != dst)) + sample.num_nodes,
              "nonzero_input_step": (0 if sample.features is None
                                     else int(np.count_nonzero(sample.features)) * net.input.num_steps)}
     work = {}

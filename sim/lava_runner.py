@@ -15,12 +15,12 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Sequence
+from typing import List
 
 import numpy as np
 
 from neurograph.compile.ir import Network
-from neurograph.sim.reference import SimResult, Window, prepare, sequences
+from neurograph.sim.reference import SimResult, Window
 
 
 class LavaRunError(RuntimeError):
@@ -120,8 +120,3 @@ def run_on_lava(net: Network, windows: List[Window], lowering: str = "fused", pr
                          payloads=payloads, seconds=seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def run_samples_on_lava(net: Network, samples: Sequence, carry: bool = False, lowering: str = "fused") -> List[SimResult]:
-    """Run `samples` on Lava: one result per sample (state reset: a fresh network each) or one for all."""
-    return [run_on_lava(net, seq, lowering) for seq in sequences(prepare(net, samples), carry)]

@@ -73,3 +73,13 @@ def test_the_24_bit_current_wrap_reaches_the_voltage():
     state = kind.init_state(pop, 1, fixed=True)
     spikes = kind.step(pop, state, np.array([[2 ** 17 + 5]]), True, events)
     assert not spikes[0, 0] and state["v"][0, 0] == -8388288 and events["p.current_wrap"] == 1
+
+
+def test_per_edge_host_work_counts_the_simple_graph_the_rules_see():
+    from neurograph.compile.ir import HostStage, host_work
+    net = validate(Network("fixed", Input("input", 2, 2), [Population("readout", "integrator", 1)],
+                           [Projection("o", "dense", "input", "readout", np.ones((2, 1), int))], Readout("readout")))
+    net.host = [HostStage("bind_graph", "per_graph", [], {"fp32_add": 1}, per="edge")]
+    # 0->1 twice, 1->0, a self loop on 2, 2->3: three distinct non-loop edges, plus one loop per node (4)
+    sample = Sample("d", 4, np.array([[0, 0, 1, 2, 2], [1, 1, 0, 2, 3]]), features=np.zeros((4, 2)))
+    assert host_work(net, sample)["bind_graph"]["ops"] == {"fp32_add": 7}

@@ -9,8 +9,9 @@ compartment, so no other module compares kind names:
 * its float and fixed-point dynamics for the reference executor (``step``),
   written once and reused by the Lava process models where they are ours,
 * how quantization turns its float parameters into integers (``quantize``),
-* its Lava process (``lava_process``), built from Lava's own processes or ours,
-* what counts as an active update for the event counters (``active``).
+* its Lava process (``lava_process``): Lava's own, or by default our KindStep running ``step``,
+* whether it only forwards its summed input (``forwards_input``, the relay): such a kind may be
+  fused into a GraphConv, and its update counts as active exactly when it sends a payload.
 
 Adding a kind: write a module here that subclasses :class:`NeuronKind` and add
 one line to ``_REGISTERED`` below (see docs/extending.md).
@@ -21,9 +22,6 @@ import importlib
 from typing import Dict, List, Optional
 
 import numpy as np
-
-OUTPUTS = ("spike", "graded", "none")
-
 
 class NeuronKind:
     """Base class: the interface every kind implements. Subclasses set the class attributes."""
@@ -82,10 +80,6 @@ class NeuronKind:
         from neurograph.compile.lava.processes import KindStep
         proc = KindStep(population=pop, num_nodes=num_nodes, error_path=context.error_path(pop.name), name=pop.name)
         return proc, proc.a_in, proc.s_out
-
-    # ---- counting ------------------------------------------------------------------------
-    def has_bias(self, pop) -> bool:
-        return pop.bias is not None and bool(np.any(np.asarray(pop.bias) != 0))
 
 
 _REGISTERED = {
