@@ -92,7 +92,7 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
                 float_run = run_reference(float_net, float_seq, record=False)
             for a, b, w in zip(float_run.readouts, reference.readouts, float_seq):
                 scores["float_ir_reference"].append(correct_and_total(a, w.sample))
-                float_agree.append((a.argmax(axis=1) == b.argmax(axis=1)).mean())
+                float_agree.append((int((a.argmax(axis=1) == b.argmax(axis=1)).sum()), len(a)))   # pooled over nodes
         deployed_runs.append(deployed)
         counts.append(run_counts)
         for k, win in enumerate(seq):
@@ -123,7 +123,7 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
         summary["seconds"]["lava_per_step"] = seconds["lava_run"] / sum(len(s) for s in runs) / net.window_steps
     if quantization is not None:
         summary["fidelity"]["quantization"] = quantization
-        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = float(np.mean(float_agree))
+        summary["fidelity"]["fixed_vs_float_prediction_agreement"] = pooled_accuracy(float_agree)
     return summary, deployed_runs, merge_counts(counts)
 
 
