@@ -1,8 +1,9 @@
-"""Fold per-feature input scales (frozen STFN) into the feature transform that feeds the neuron.
+"""Fold per-feature input scales (frozen STFN) into the feature transforms that feed the neuron.
 
-For a population fed by  dense W -> relay -> graph A  the scaled input
-scale[k] * (A (S W))[v, k] equals (A (S W'))[v, k] with W' = W diag(scale): the
-aggregation acts per feature, so the scale moves into W's columns.
+For a population fed by chains  dense W_c -> relay_c -> graph A_c  the scaled input
+scale[k] * sum_c (A_c (S_c W_c))[v, k] equals sum_c (A_c (S_c W_c'))[v, k] with
+W_c' = W_c diag(scale): the aggregation acts per feature, so the scale moves into every
+chain's W columns.
 """
 from __future__ import annotations
 
@@ -14,12 +15,25 @@ from neurograph.compile.ir import IRError, Network, validate
 
 
 def conv_chain(net: Network, target: str):
-    """(dense, relay, graph) feeding `target`, or IRError if it is not fed by exactly such a chain."""
+    """(dense, relay, graph) feeding `target`, or IRError if it is not fed by exactly one such chain."""
+    chains = conv_chains(net, target)
+    if len(chains) != 1:
+        raise IRError(f"population {target!r} must be fed by exactly one graph convolution "
+                      f"(dense -> relay -> graph); it has {len(chains)}")
+    return chains[0]
+
+
+def conv_chains(net: Network, target: str):
+    """The (dense, relay, graph) chains feeding `target` (a GCN layer has one; a SAGE layer two: the
+    neighbours' mean and the root weight), or IRError if anything else feeds it."""
     incoming = net.incoming(target)
-    if len(incoming) != 1 or incoming[0].kind != "graph":
-        raise IRError(f"population {target!r} must be fed by exactly one graph projection from a relay "
+    if not incoming or any(pr.kind != "graph" for pr in incoming):
+        raise IRError(f"population {target!r} must be fed by graph projections from relays "
                       f"(dense -> relay -> graph); it has {[(p.name, p.kind) for p in incoming]}")
-    graph = incoming[0]
+    return [_chain_through(net, graph) for graph in incoming]
+
+
+def _chain_through(net: Network, graph):
     relay = net.population(graph.source) if graph.source != net.input.name else None
     if relay is None or not relay.neuron.forwards_input:
         raise IRError(f"projection {graph.name!r} must come from a relay population, not {graph.source!r}")
@@ -38,10 +52,10 @@ def fold_scales(net: Network) -> Network:
     for pop in net.populations:
         if pop.input_scale is None:
             continue
-        dense, _, _ = conv_chain(net, pop.name)
-        dense.weight = np.asarray(dense.weight) * np.asarray(pop.input_scale)[None, :]
+        for dense, _, _ in conv_chains(net, pop.name):
+            dense.weight = np.asarray(dense.weight) * np.asarray(pop.input_scale)[None, :]
         pop.input_scale = None
     return validate(net)
 
 
-__all__ = ["conv_chain", "fold_scales"]
+__all__ = ["conv_chain", "conv_chains", "fold_scales"]

@@ -64,6 +64,14 @@ class MeanRule(Rule):
         return sp.csr_matrix((1.0 / deg[dst], (dst, src)), shape=(num_nodes, num_nodes))
 
 
+class SelfRule(Rule):
+    def coefficients(self, edge_index, num_nodes):
+        """Each node to itself with coefficient 1: a SAGEConv's root weight, as a graph projection so it
+        reaches the target in the same two synaptic hops as the neighbours' mean."""
+        loops = np.arange(num_nodes)
+        return sp.csr_matrix((np.ones(num_nodes), (loops, loops)), shape=(num_nodes, num_nodes))
+
+
 class HostRule(Rule):
     def coefficients(self, edge_index, num_nodes):
         raise IRError(f"rule {self.name!r}: coefficients are computed per graph by a host stage and must come "
@@ -73,6 +81,7 @@ class HostRule(Rule):
 RULES: Dict[str, Rule] = {
     "gcn": GCNRule("gcn", "GCN-normalized adjacency with self loops, D^-1/2 (A+I) D^-1/2"),
     "mean": MeanRule("mean", "mean over in-neighbours (SAGEConv)"),
+    "self": SelfRule("self", "each node's own features (SAGEConv's root weight)"),
     "attention": HostRule("attention", "attention coefficients computed per graph by a host stage "
                                        "(softmax over each node's in-edges, per head)", host_computed=True),
 }

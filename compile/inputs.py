@@ -9,6 +9,11 @@ from the same :meth:`InputSpec.stream`, so they see identical spikes.
     bernoulli:      each step, feature k of node v spikes with probability x[v, k].
     deterministic:  an accumulator adds x each step and spikes (subtracting 1) when it
                     reaches 1 -- rate x, no randomness.
+    graded:         no spikes: every step, each nonzero feature sends the graded payload
+                    round(x * GRADED_INPUT_MAX), an unsigned 8-bit value (continuous inputs,
+                    e.g. HVS-GNN's node coordinates). The float network reads the same integers
+                    (export divides the first weights by GRADED_INPUT_MAX), so the host's 8-bit
+                    quantization of the input is part of every executor, float included.
 """
 from __future__ import annotations
 
@@ -17,7 +22,14 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-CODINGS = ("bernoulli", "deterministic")
+CODINGS = ("bernoulli", "deterministic", "graded")
+SPIKE_CODINGS = ("bernoulli", "deterministic")
+GRADED_INPUT_MAX = 255            # graded input payload of a feature equal to 1
+
+
+def input_bound(coding: str) -> int:
+    """The largest value the input sends on one channel in one step."""
+    return GRADED_INPUT_MAX if coding == "graded" else 1
 
 
 @dataclass
@@ -56,11 +68,14 @@ class InputSpec:
         return cls(n, f, t, coding="given", packed=np.packbits(spikes, axis=-1))
 
     def fired(self) -> Iterator[np.ndarray]:
-        """Yield, for steps 1..T, the indices (into rows/cols/rates) of the nonzero features that spike."""
+        """Yield, for steps 1..T, the indices (into rows/cols/rates) of the nonzero features that spike
+        (graded coding: every nonzero feature sends at every step)."""
         rng = np.random.default_rng(self.seed)
         acc = np.zeros(self.rates.shape)
         for _ in range(self.num_steps):
-            if self.coding == "bernoulli":
+            if self.coding == "graded":
+                fire = self.rates > 0
+            elif self.coding == "bernoulli":
                 fire = rng.random(self.rates.shape[0]) < self.rates
             else:
                 acc += self.rates
@@ -69,11 +84,17 @@ class InputSpec:
             yield np.flatnonzero(fire)
 
     def stream(self) -> Iterator[np.ndarray]:
-        """Yield the bool (N, F) raster of steps 1..T."""
+        """Yield the bool (N, F) raster of steps 1..T (graded coding: int64 payloads)."""
         shape = (self.num_nodes, self.num_features)
         if self.packed is not None:
             for t in range(self.num_steps):
                 yield np.unpackbits(self.packed[t], axis=-1, count=self.num_features).astype(bool)
+            return
+        if self.coding == "graded":
+            payload = np.zeros(shape, dtype=np.int64)
+            payload[self.rows, self.cols] = np.rint(self.rates * GRADED_INPUT_MAX).astype(np.int64)
+            for _ in range(self.num_steps):
+                yield payload.copy()
             return
         for index in self.fired():
             raster = np.zeros(shape, dtype=bool)

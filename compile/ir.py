@@ -49,6 +49,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from neurograph.compile.fixed_point import ACCUMULATOR_BITS, stored_weight_factor
+from neurograph.compile.inputs import CODINGS, input_bound
 from neurograph.compile.kinds import get_kind, kind_names
 
 IR_FORMAT = "neurograph.network"
@@ -182,6 +183,12 @@ class Network:
             return 0
         return 1 + [p.name for p in self.populations].index(name)
 
+    def sends_graded(self, name: str) -> bool:
+        """Whether the input or population `name` sends graded payloads (not binary spikes)."""
+        if name == self.input.name:
+            return self.input.coding == "graded"
+        return self.population(name).neuron.graded
+
     def is_feedback(self, pr: Projection) -> bool:
         """A projection from a population listed at or after its target: a recurrent connection."""
         return self.order(pr.source) >= self.order(pr.target)
@@ -251,6 +258,8 @@ def validate(net: Network) -> Network:
     for what, value in (("features", inp.features), ("num_steps", inp.num_steps), ("seed", inp.seed)):
         if not _is_int(value):
             raise IRError(f"input {inp.name!r}: {what} must be an integer, got {value!r}")
+    if inp.coding not in CODINGS:
+        raise IRError(f"input {inp.name!r}: unknown coding {inp.coding!r}; choose one of {CODINGS}")
     if inp.features < 1 or inp.num_steps < 1:
         raise IRError(f"input {inp.name!r}: needs >= 1 feature and >= 1 step, got {inp.features} and {inp.num_steps}")
     names = [inp.name] + [p.name for p in net.populations]
@@ -397,7 +406,8 @@ def check_ranges(net: Network, graph_mantissas: Callable[[Projection], list]) ->
     """Prove that no sum or payload of `net` can wrap or clip, given the bound graphs.
 
     `graph_mantissas(pr)` returns a graph projection's per-head integer CSR matrices.
-    Worst cases: binary sources send 1, a graded kind at most its ``output_bound`` (a relay: its summed input). For each
+    Worst cases: binary sources send 1, a graded input at most its payload bound, a graded kind at most its
+    ``output_bound`` (a relay: its summed input). For each
     projection the accumulated sum (with Lava's stored 2m for mixed signs) and the shifted
     sum must fit int32; each population's total input must fit int32 (InPorts add in
     int32); each relay's worst input must fit its payload_bits. Returns the worst |output|
@@ -406,7 +416,7 @@ def check_ranges(net: Network, graph_mantissas: Callable[[Projection], list]) ->
     if net.domain != "fixed":
         raise IRError("check_ranges works on the fixed-point network")
     limit = (1 << (ACCUMULATOR_BITS - 1)) - 1
-    bound = {net.input.name: 1}
+    bound = {net.input.name: input_bound(net.input.coding)}
     for pop in net.populations:           # feedback sources are spiking (validated): bound 1
         if pop.neuron.spiking:
             bound[pop.name] = 1

@@ -1,20 +1,25 @@
 """Quantize a folded float IR to Loihi-style fixed point.
 
-Each non-relay population is fed by one chain  dense W -> relay -> graph A  (see
-:func:`conv_chain`). Its integers are chosen together:
+Each non-relay population is fed by one or more chains  dense W -> relay -> graph A
+(:func:`conv_chains`: a GCN layer has one, a SAGE layer two -- the neighbours' mean and
+the root weight through the ``self`` rule). Its integers are chosen together:
 
-* W gets 8-bit mantissas using its full range (127 for mixed signs, 255 for one sign):
-  m_W = round(W * s_W). Graph coefficients are quantized against their rule's declared
-  bound, not one graph's values: s_A = 255 / bound, so a coefficient c becomes
+* W gets 8-bit mantissas using at most its full range (127 for mixed signs, 255 for one
+  sign): m_W = round(W * s_W). Graph coefficients are quantized against their rule's
+  declared bound, not one graph's values: s_A = 255 / bound, so a coefficient c becomes
   round(c * s_A) on every graph the network will ever see.
-* One activation scale K maps the float input current to Lava's integer a_in:
-  K = s_W * s_A * 2**E, with E = e_W + e_A the sum of the two projections' exponents,
-  the largest power-of-two step within the limits of the population's kind (threshold
-  and bias widths, :meth:`NeuronKind.scale_limits`), near ``target_threshold`` for
-  spiking kinds, and with calibrated |a_in| and |V| `headroom` times below the 24-bit state.
+* One activation scale K maps the float input current to Lava's integer a_in: per chain
+  K = s_W * s_A * 2**E * k_src, with E = e_W + e_A the sum of the two projections' exponents
+  and k_src the scale of what the source sends (1 for spikes and the input; a graded
+  neuron's activation scale, since its payload is in its own a_in units). K is the largest
+  power-of-two step that one chain reaches with its full mantissa range, within the limits
+  of the population's kind (threshold, bias and payload widths,
+  :meth:`NeuronKind.scale_limits`), near ``target_threshold`` for spiking kinds, and with
+  calibrated |a_in| and |V| `headroom` times below the 24-bit state; the other chains reach
+  the same K with a mantissa scale at most 2x below their full range.
 * the kind turns its parameters into integers (:meth:`NeuronKind.quantize`).
-* The relay's payload width is the worst case of |S @ m_W| (shifted) for binary spikes;
-  the graph-dependent int32 bounds are proven when a graph is bound
+* Each relay's payload width is the worst case of |S @ m_W| (shifted) for the largest value
+  its source sends; the graph-dependent int32 bounds are proven when a graph is bound
   (:func:`neurograph.compile.graphs.bind`).
 
 Anything that cannot fit raises IRError naming the population and the limit.
@@ -27,10 +32,14 @@ import math
 import numpy as np
 
 from neurograph.compile.fixed_point import ACT_SHIFT, STATE_BITS, shift
-from neurograph.compile.fold import conv_chain
+from neurograph.compile.fold import conv_chains
 from neurograph.compile.graphs import RULES
+from neurograph.compile.inputs import input_bound
 from neurograph.compile.ir import MIXED_SIGN_MIN_EXP, WEIGHT_EXP_RANGE, IRError, Network, validate
 from neurograph.compile.kinds.relay import MAX_PAYLOAD_BITS
+
+
+MAX_MANTISSA_BITS_LOST = 2       # weight bits a chain may give up when its exponents cannot shift far enough
 
 
 def mantissa_scale(values: np.ndarray) -> float:
@@ -59,6 +68,26 @@ def activation_scale_limit(pop, headroom: float, target_threshold: int) -> float
     return min(limits)
 
 
+def source_scale(net: Network, name: str, report: dict) -> float:
+    """Integer units per float unit of what `name` sends into a feature transform: 1 for spikes and for
+    the input (the float IR reads the input's own integers); a graded neuron's payload is in its
+    population's activation scale, so it must be quantized first (listed earlier)."""
+    if name == net.input.name or net.population(name).neuron.spiking:
+        return 1.0
+    if name not in report:
+        raise IRError(f"population {name!r} sends graded payloads into a feature transform but is not quantized "
+                      f"before its reader; list it earlier (relays cannot feed feature transforms)")
+    return report[name]["activation_scale"]
+
+
+def source_bound(net: Network, name: str) -> int:
+    """The largest |value| `name` sends on one channel in one step."""
+    if name == net.input.name:
+        return input_bound(net.input.coding)
+    pop = net.population(name)
+    return 1 if pop.neuron.spiking else (1 << (pop.payload_bits - 1)) - 1
+
+
 def quantize_network(net: Network, target_threshold: int = 4096, headroom: float = 2.0) -> Network:
     """Float IR (scales folded) -> fixed-point IR. Returns a new, validated network."""
     if net.domain != "float":
@@ -68,36 +97,53 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
     net = copy.deepcopy(net)
     report = {}
     for pop in net.populations:
-        if pop.neuron.forwards_input:       # relays: their width follows from the chain below
+        if pop.neuron.forwards_input:       # relays: their width follows from the chains below
             continue
-        dense, relay, graph = conv_chain(net, pop.name)
-        if dense.source != net.input.name and not net.population(dense.source).neuron.spiking:
-            raise IRError(f"projection {dense.name!r}: quantization assumes binary spikes into the feature "
-                          f"transform, but {dense.source!r} is not spiking")
-        w = np.asarray(dense.weight, dtype=np.float64)
-        s_w, s_a = mantissa_scale(w), 255.0 / RULES[graph.rule].bound
+        chains = conv_chains(net, pop.name)
+        # per chain: float weights, their full-range mantissa scale, the rule's scale, the source's scale
+        parts = [(np.asarray(dense.weight, dtype=np.float64), RULES[graph.rule].bound, dense.source)
+                 for dense, _, graph in chains]
+        parts = [(w, mantissa_scale(w), 255.0 / bound, source_scale(net, src, report)) for w, bound, src in parts]
         limit = activation_scale_limit(pop, headroom, target_threshold)
-        total_exp = math.floor(math.log2(limit / (s_w * s_a)))
-        e_a = min(max(total_exp, WEIGHT_EXP_RANGE[0]), WEIGHT_EXP_RANGE[1])
-        e_w = total_exp - e_a
-        lowest = MIXED_SIGN_MIN_EXP if w.size and w.min() < 0 < w.max() else WEIGHT_EXP_RANGE[0]
-        if not lowest <= e_w <= WEIGHT_EXP_RANGE[1]:
-            raise IRError(f"population {pop.name!r}: needs a total weight exponent of {total_exp}, beyond two "
-                          f"projections' range; the weights span too many orders of magnitude")
-        scale = s_w * s_a * 2.0 ** total_exp
-
-        dense.weight, dense.exponent = np.round(w * s_w).astype(np.int64), e_w
-        graph.coefficient_scale, graph.exponent = s_a, e_a
-        worst_payload = int(shift(np.abs(dense.weight).sum(axis=0).max(initial=0), e_w)) + (1 if e_w < 0 else 0)
-        relay.payload_bits = max(2, worst_payload.bit_length() + 1)
-        if relay.payload_bits > MAX_PAYLOAD_BITS:
-            raise IRError(f"relay {relay.name!r}: worst-case payload {worst_payload} needs {relay.payload_bits} "
-                          f"bits, more than the {MAX_PAYLOAD_BITS}-bit graded spike")
+        # a_in = K a_float needs s_w s_a 2**E = K / k_src per chain: K is the largest such value <= limit that
+        # some chain reaches with its full mantissa range; the other chains use a scale at most 2x below theirs
+        scale = min(s_w * s_a / k_src * 2.0 ** math.floor(math.log2(limit * k_src / (s_w * s_a)))
+                    for _, s_w, s_a, k_src in parts)
+        chain_report = []
+        for (dense, relay, graph), (w, s_w_max, s_a, k_src) in zip(chains, parts):
+            lowest = MIXED_SIGN_MIN_EXP if w.size and w.min() < 0 < w.max() else WEIGHT_EXP_RANGE[0]
+            wanted = math.ceil(math.log2(scale * k_src / (s_a * s_w_max)) - 1e-9)
+            # below the two exponents' range the mantissas give up bits instead, at most MAX_MANTISSA_BITS_LOST
+            total_exp = max(wanted, lowest + WEIGHT_EXP_RANGE[0])
+            if total_exp > 2 * WEIGHT_EXP_RANGE[1] or total_exp - wanted > MAX_MANTISSA_BITS_LOST:
+                raise IRError(f"population {pop.name!r}: needs a total weight exponent of {wanted}, beyond two "
+                              f"projections' range [{lowest + WEIGHT_EXP_RANGE[0]}, {2 * WEIGHT_EXP_RANGE[1]}]; "
+                              f"the weights span too many orders of magnitude")
+            s_w = scale * k_src / (s_a * 2.0 ** total_exp)
+            # as much of the shift as possible on the aggregation (the relay keeps its precision), within
+            # both projections' exponent ranges
+            e_a = min(max(total_exp, WEIGHT_EXP_RANGE[0], total_exp - WEIGHT_EXP_RANGE[1]),
+                      WEIGHT_EXP_RANGE[1], total_exp - lowest)
+            e_w = total_exp - e_a
+            dense.weight, dense.exponent = np.round(w * s_w).astype(np.int64), e_w
+            graph.coefficient_scale, graph.exponent = s_a, e_a
+            per_channel = int(np.abs(dense.weight).sum(axis=0).max(initial=0)) * source_bound(net, dense.source)
+            worst_payload = int(shift(per_channel, e_w)) + (1 if e_w < 0 else 0)
+            relay.payload_bits = max(2, worst_payload.bit_length() + 1)
+            if relay.payload_bits > MAX_PAYLOAD_BITS:
+                raise IRError(f"relay {relay.name!r}: worst-case payload {worst_payload} needs {relay.payload_bits} "
+                              f"bits, more than the {MAX_PAYLOAD_BITS}-bit graded spike; lower the source's payload "
+                              f"width")
+            chain_report.append({"relay": relay.name, "weight_scale": s_w, "adjacency_scale": s_a,
+                                 "weight_exp": e_w, "adjacency_exp": e_a, "payload_bits": relay.payload_bits})
         pop.neuron.quantize(pop, scale)
-        report[pop.name] = {"activation_scale": scale, "weight_scale": s_w, "adjacency_scale": s_a,
-                            "weight_exp": e_w, "adjacency_exp": e_a,
+        first = chain_report[0]
+        report[pop.name] = {"activation_scale": scale, "weight_scale": first["weight_scale"],
+                            "adjacency_scale": first["adjacency_scale"], "weight_exp": first["weight_exp"],
+                            "adjacency_exp": first["adjacency_exp"],
                             "vth": pop.threshold if pop.neuron.spiking else None,
-                            "bias_exp": pop.bias_exp, "payload_bits": relay.payload_bits}
+                            "bias_exp": pop.bias_exp, "payload_bits": first["payload_bits"],
+                            **({"chains": chain_report} if len(chain_report) > 1 else {})}
     net.domain = "fixed"
     net.metadata = {**net.metadata, "quantization": report}
     return validate(net)

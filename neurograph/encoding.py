@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurograph.compile.inputs import CODINGS  # noqa: E402  (one list of codings)
+from neurograph.compile.inputs import SPIKE_CODINGS  # noqa: E402  (one list of codings)
 
 
 def encode(features: np.ndarray, num_steps: int, seed: int, coding: str = "bernoulli") -> np.ndarray:
@@ -48,8 +48,8 @@ def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout
     t * N + node, sorted by (row, feature), and their value (1, or the dropout scale)."""
     import torch
 
-    if coding not in CODINGS:
-        raise ValueError(f"unknown spike coding {coding!r}; choose one of {CODINGS}")
+    if coding not in SPIKE_CODINGS:
+        raise ValueError(f"unknown spike coding {coding!r}; choose one of {SPIKE_CODINGS}")
     n = x.shape[0]
     rows, cols, p = _nonzero_features(x)
     if coding == "bernoulli":

@@ -93,8 +93,8 @@ class EventCounter:
         chain = host_chain(net)
         host_relay = chain[1].name if chain else None
         for pr in net.projections:
-            graded = pr.source != net.input.name and net.population(pr.source).neuron.graded
-            self.counts.projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target, graded, 0,
+            self.counts.projections.append(ProjectionCounts(pr.name, pr.kind, pr.source, pr.target,
+                                                            net.sends_graded(pr.source), 0,
                                                             on_host=pr.on_host))
         for pop in net.populations:
             self.counts.populations.append(PopulationCounts(pop.name, pop.kind, num_nodes * pop.features,

@@ -58,10 +58,19 @@ def test_fixed_point_bias_and_memory_saturation():
     pop = Population("v", "vsn", 1, threshold=20, bias=np.array([3]), bias_exp=2, payload_bits=8)
     payloads, _, _, _ = _run(pop, [5, 5])
     assert payloads == [0, 17]
-    # the memory saturates at 24 bits (counted); the payload is z itself, never clipped
+    # the memory saturates at 24 bits (counted); the payload saturates at the 24-bit payload's top
     pop = Population("v", "vsn", 1, threshold=TH_LIMIT, payload_bits=24)
     payloads, fired, m, events = _run(pop, [1 << 24])
-    assert payloads == [1 << 24] and fired == [True] and m == 0 and events["v.memory_saturation"] == 1
+    assert payloads == [(1 << 23) - 1] and fired == [True] and m == 0 and events["v.memory_saturation"] == 1
+
+
+def test_payload_saturates_at_its_width_in_fixed_point_only():
+    # 4-bit payload: top 7. z = 13 fires and sends 7; z = 6 fires and sends 6; the float form is not clipped
+    pop = Population("v", "vsn", 1, threshold=5, payload_bits=4)
+    payloads, fired, _, _ = _run(pop, [13, 6, -2])
+    assert payloads == [7, 6, 0] and fired == [True, True, False]
+    payloads, _, _, _ = _run(Population("v", "vsn", 1, threshold=5.0, payload_bits=4), [13.0], fixed=False)
+    assert payloads == [13.0]
 
 
 def test_float_form_by_hand():
@@ -87,15 +96,27 @@ def _dense_net(payload_bits, bias=None, bias_exp=0, threshold=10):
          Projection("o", "dense", "v", "readout", np.eye(2, dtype=int))], Readout("readout"))
 
 
-def test_payload_width_is_proven_by_check_ranges():
-    # worst case: 3 binary inputs x 100 = 300 -> 9 bits signed (max 255) is refused, 10 (511) accepted
-    with pytest.raises(IRError, match="worst-case payload 300 does not fit its 9-bit payload"):
-        validate(_dense_net(9))
+def test_payload_bound_is_the_worst_input_or_the_width_whichever_is_smaller():
+    # worst case: 3 binary inputs x 100 = 300; a 10-bit payload (top 511) sends it whole, a 9-bit one at most 255
     assert check_ranges(validate(_dense_net(10)), lambda pr: [])["v"] == 300
-    # the bias adds to the worst case (output_bound): 300 + (53 << 2) = 512 > 511
-    with pytest.raises(IRError, match="worst-case payload 512 does not fit its 10-bit payload"):
-        validate(_dense_net(10, bias=np.array([53, 0]), bias_exp=2))
+    assert check_ranges(validate(_dense_net(9)), lambda pr: [])["v"] == 255
+    # the bias adds to the worst case (output_bound): 300 + (52 << 2) = 508; with 53: 512, saturated at 511
     assert check_ranges(validate(_dense_net(10, bias=np.array([52, -900]), bias_exp=2)), lambda pr: [])["v"] == 508
+    assert check_ranges(validate(_dense_net(10, bias=np.array([53, 0]), bias_exp=2)), lambda pr: [])["v"] == 511
+
+
+def test_the_reader_of_a_wide_payload_is_refused_when_its_sum_could_overflow():
+    # 40 VSNs with a bias of 4095 << 7 send up to 765 + 524160 each (24-bit payload); a reader summing all 40
+    # with weight 255 could reach 40 * 255 * 524925 > 2**31, so the network is refused before any executor wraps
+    net = Network("fixed", Input("input", 3, 2), [
+        Population("v", "vsn", 40, threshold=10, payload_bits=24, bias=np.full(40, 4095), bias_exp=7),
+        Population("readout", "integrator", 1)],
+        [Projection("w", "dense", "input", "v", np.full((3, 40), 255)),
+         Projection("o", "dense", "v", "readout", np.full((40, 1), 255))], Readout("readout"))
+    with pytest.raises(IRError, match="overflows Lava's 32-bit synaptic accumulator"):
+        validate(net)
+    net.projections[1].weight = np.full((40, 1), 100)      # 40 * 100 * 524925 < 2**31: accepted
+    assert check_ranges(validate(net), lambda pr: [])["v"] == 765 + (4095 << 7)
 
 
 @pytest.mark.parametrize("change, message", [

@@ -7,18 +7,22 @@ as a graded payload; a silent one sends nothing (0).
 Choices (the summary leaves them open):
 
 * sigma = ReLU, so the payload is exact in integers (no lookup table, no error); sigma(0) = 0,
-  so "silent" and "fired with z <= 0" both put nothing on the wire.
+  so "silent" and "fired with z <= 0" both put nothing on the wire. The graded spike has
+  ``payload_bits`` (signed, as every payload here), so sigma saturates at its top value
+  P = 2**(payload_bits - 1) - 1: sigma(z) = min(max(z, 0), P), in float P / K for activation
+  scale K. Quantization sets K so that the largest calibrated payload is P (saturation is
+  for inputs beyond anything seen in calibration), and the width keeps every sum of the next
+  synapses inside Lava's int32 accumulators.
 * z(t) = summed synaptic input + bias (the bias of the layer before the VSN lives here,
   as LIF's bias does); beta = 1 - leak, as for LIF.
 * Fixed point: M, z and Th are in the units of the summed input a (no << 6: nothing here
   meets Lava's LIF, and the payload must be relu(z) unshifted):
       z = a + (bias << bias_exp)
       M = sat24(trunc0(M (4096 - dv) / 4096) + z)     (trunc0: Lava's decay, toward zero)
-      fired = M >= Th;  M[fired] = 0;  payload = fired * max(z, 0)   (int, never clipped)
-  Th is an integer in 0 .. 2**23 - 1 (the 24-bit state), dv in 0 .. 4095. The payload is
-  not clipped: ``output_bound`` gives its worst case (summed-input bound + largest positive
-  bias) and :func:`neurograph.compile.ir.check_ranges` proves it fits ``payload_bits``.
-* Float: M = (1 - leak) M + z; fired = M >= Th; M[fired] = 0; payload = fired * max(z, 0).
+      fired = M >= Th;  M[fired] = 0;  payload = fired * min(max(z, 0), P)
+  Th is an integer in 0 .. 2**23 - 1 (the 24-bit state), dv in 0 .. 4095.
+* Float: M = (1 - leak) M + z; fired = M >= Th; M[fired] = 0; payload = fired * max(z, 0)
+  (the float IR has no payload width; the saturation is a quantization effect).
 
 On Lava it is our KindStep process, whose model runs :meth:`VSN.step`. The
 state also keeps ``fired`` (bool, this step's threshold crossings, payload or not).
@@ -57,9 +61,9 @@ class VSN(NeuronKind):
                 raise IRError(f"{where}: payload_bits={pop.payload_bits} outside 2..{MAX_PAYLOAD_BITS}")
 
     def output_bound(self, pop, input_bound):
-        """payload = relu(a + bias) <= input_bound + the largest positive effective bias."""
+        """payload = min(relu(a + bias), P) <= input_bound + the largest positive effective bias, and <= P."""
         bias = effective_bias(pop.bias, pop.bias_exp, pop.features)
-        return int(input_bound) + max(int(bias.max(initial=0)), 0)
+        return min(int(input_bound) + max(int(bias.max(initial=0)), 0), payload_top(pop))
 
     def init_state(self, pop, num_nodes, fixed):
         shape = (num_nodes, pop.features)
@@ -76,7 +80,10 @@ class VSN(NeuronKind):
         fired = m >= pop.threshold
         state["m"] = np.where(fired, 0, m)
         state["fired"] = fired
-        return np.where(fired, np.maximum(z, 0), 0)
+        payload = np.maximum(z, 0)
+        if fixed:
+            payload = np.minimum(payload, payload_top(pop))
+        return np.where(fired, payload, 0)
 
     def membrane(self, state):
         return state["m"]
@@ -99,4 +106,14 @@ class VSN(NeuronKind):
                       f"a {BIAS_MANT_BITS}-bit mantissa with exponent <= {BIAS_EXP_RANGE[1]}; lower the scale")
 
     def scale_limits(self, pop):
-        return [TH_LIMIT / pop.threshold] if pop.threshold else []
+        """Th must fit the 24-bit memory; the largest calibrated payload maps to the payload's top value."""
+        limits = [TH_LIMIT / pop.threshold] if pop.threshold else []
+        peak = pop.calibration.get("max_payload", 0.0)
+        if peak > 0 and pop.payload_bits > 1:
+            limits.append(payload_top(pop) / peak)
+        return limits
+
+
+def payload_top(pop) -> int:
+    """The largest payload a `payload_bits`-wide graded spike carries."""
+    return (1 << (int(pop.payload_bits) - 1)) - 1

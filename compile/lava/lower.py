@@ -77,8 +77,8 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
     """Build the Lava processes for `net` (fixed domain) running `windows` back to back."""
     # Imported here: loading Lava is slow, and only runs need it.
     from neurograph.compile.current import host_current
-    from neurograph.compile.lava.processes import (CurrentSource, GraphAggregate, GraphConv, NodeDense, Recorder,
-                                                   SpikeSource)
+    from neurograph.compile.lava.processes import (CurrentSource, GradedSource, GraphAggregate, GraphConv, NodeDense,
+                                                   Recorder, SpikeSource)
 
     if lowering not in LOWERINGS:
         raise IRError(f"lowering must be one of {LOWERINGS}, got {lowering!r}")
@@ -100,8 +100,9 @@ def lower_to_lava(net: Network, windows: list, workdir: str, lowering: str = "fu
 
     chain = host_chain(net)
     if any(pr.source == net.input.name and not pr.on_host for pr in net.projections):
-        procs[net.input.name] = SpikeSource([w.input for w in windows], window, (n, net.input.features),
-                                            error_path=context.error_path(net.input.name), name=net.input.name)
+        source = GradedSource if net.sends_graded(net.input.name) else SpikeSource
+        procs[net.input.name] = source([w.input for w in windows], window, (n, net.input.features),
+                                       error_path=context.error_path(net.input.name), name=net.input.name)
         out_port[net.input.name] = procs[net.input.name].s_out
     host_relay = chain[1].name if chain else None
 
@@ -179,7 +180,7 @@ def _stock_synapse(net: Network, pr: Projection, n: int, binding):
     from lava.proc.sparse.process import Sparse
 
     f_src, f_tgt = net.features(pr.source), net.population(pr.target).features
-    graded = pr.source != net.input.name and net.population(pr.source).neuron.graded
+    graded = net.sends_graded(pr.source)
     if pr.kind == "dense":
         if n * f_src * f_tgt > STOCK_MAX_SYNAPSES:
             raise IRError(f"projection {pr.name!r}: the stock lowering would build {n * f_src * f_tgt:,} synapses "

@@ -31,15 +31,12 @@ class SpikeSource(AbstractProcess):
         self.s_out = OutPort(shape=tuple(shape))
 
 
-@implements(proc=SpikeSource, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PySpikeSourceModel(PyLoihiProcessModel):
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+class _SourceModel(PyLoihiProcessModel):
+    """Plays the inputs' streams on the window schedule; subclasses set the port's type."""
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self._silence = np.zeros(proc_params["shape"], dtype=bool)
+        self._silence = np.zeros(proc_params["shape"], dtype=self.silence_dtype)
         self._stream = None
 
     def run_spk(self):
@@ -57,6 +54,26 @@ class PySpikeSourceModel(PyLoihiProcessModel):
             self._stream = inputs[w].stream()
         if k < inputs[w].num_steps:
             self._row = next(self._stream)
+
+
+@implements(proc=SpikeSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeSourceModel(_SourceModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    silence_dtype = bool
+
+
+class GradedSource(SpikeSource):
+    """A SpikeSource for graded inputs: the same schedule, int32 payloads instead of bool spikes."""
+
+
+@implements(proc=GradedSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyGradedSourceModel(_SourceModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    silence_dtype = np.int32
 
 
 class CurrentSource(AbstractProcess):
