@@ -125,9 +125,14 @@ def save_network(net: Network, path, files: "AtomicFiles" = None) -> Path:
     header = {
         "format": IR_FORMAT, "version": IR_VERSION, "domain": net.domain,
         "input": dataclasses.asdict(net.input), "populations": [], "projections": [],
-        "readout": {"population": net.readout.population},
+        "readout": {"population": net.readout.population, "pool": net.readout.pool,
+                    "head_weight": None if net.readout.head_weight is None else "readout.head_weight",
+                    "head_bias": None if net.readout.head_bias is None else "readout.head_bias"},
         "metadata": net.metadata, "host": [dataclasses.asdict(stage) for stage in net.host],
     }
+    for key in ("head_weight", "head_bias"):
+        if getattr(net.readout, key) is not None:
+            arrays[f"readout.{key}"] = np.asarray(getattr(net.readout, key), dtype=np.float64)
     for i, p in enumerate(net.populations):
         entry = {k: getattr(p, k) for k in ("name", "kind", "features", "threshold", "leak", "bias_exp",
                                             "payload_bits", "calibration")}
@@ -165,6 +170,12 @@ def _array(arrays, key, where):
     return a
 
 
+def _readout(entry: dict, arrays, where: str) -> Readout:
+    return Readout(population=str(entry["population"]), pool=str(entry.get("pool", "none")),
+                   head_weight=_array(arrays, entry.get("head_weight"), where),
+                   head_bias=_array(arrays, entry.get("head_bias"), where))
+
+
 def load_network(path) -> Network:
     path = Path(path)
     if not path.is_file():
@@ -173,6 +184,8 @@ def load_network(path) -> Network:
         header = json.loads(read_npz(path, {"header"})["header"].tobytes().decode())
         wanted = {ref for entry in header.get("populations", []) + header.get("projections", [])
                   for ref in (entry.get("bias"), entry.get("input_scale"), entry.get("weight")) if ref}
+        wanted |= {ref for ref in (header.get("readout", {}).get("head_weight"),
+                                   header.get("readout", {}).get("head_bias")) if ref}
         arrays = read_npz(path, wanted)
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, AttributeError,
             TypeError) as exc:
@@ -197,7 +210,7 @@ def load_network(path) -> Network:
                             exponent=int(p["exponent"]), delay=int(p["delay"]), on_host=p.get("on_host") is True)
                  for p in header["projections"]]
         net = Network(domain=str(header["domain"]), input=Input(**header["input"]), populations=pops,
-                      projections=projs, readout=Readout(**header["readout"]),
+                      projections=projs, readout=_readout(header["readout"], arrays, where),
                       host=[HostStage(**stage) for stage in header["host"]], metadata=header.get("metadata", {}))
     except ArtifactError:
         raise

@@ -69,6 +69,90 @@ def export_network(model, graph, config) -> Network:
     return validate(net)
 
 
+def export_hvsgnn(model, calibration, config) -> Network:
+    """A trained HVS-GNN / HLIF-GNN (neurograph.models.hvsgnn) -> float IR (validated).
+
+    Each SAGE layer l becomes two chains into its target, the neighbours' mean and the root weight:
+
+        source --dense W_n--> relay{l}n --graph mean--> target
+        source --dense W_r--> relay{l}r --graph self--> target
+
+    with BatchNorm folded (W columns times its scale; the SAGE bias and its shift into the target's
+    bias). A boundary becomes its kind's population: ``vsn`` a VSN with the model's threshold,
+    leak and payload width; ``lif`` LIF; ``relu`` a VSN with threshold 0 and (almost) full leak,
+    which fires whenever z >= 0 and sends ReLU(z). The last layer feeds the readout integrator;
+    the host pools it per graph and applies the head (weights divided by the window steps, as
+    the model's V / steps). The input is graded: the float IR reads the same 8-bit integers as the
+    chip, so the first layer's weights are divided by GRADED_INPUT_MAX. `calibration` (x, edges)
+    is a batch of training graphs whose value ranges choose the fixed-point scales."""
+    from neurograph.compile.inputs import GRADED_INPUT_MAX
+    from neurograph.models.hvsgnn import population_name
+    if not model.spiking:
+        raise IRError("an HVS-GNN with only ReLU boundaries is the continuous A-GNN: nothing spikes, so it is "
+                      "compared in the energy report instead of deployed")
+    model.eval()
+    with torch.no_grad():
+        model.embeddings(*calibration)          # records the value ranges quantization needs
+    cfg = model.cfg
+    populations, projections, source = [], [], "input"
+    last = len(model.convs) - 1
+    for layer, conv in enumerate(model.convs):
+        neigh = conv.neigh.weight.detach().double().numpy().T.copy()
+        root = conv.root.weight.detach().double().numpy().T.copy()
+        bias = conv.bias.detach().double().numpy().copy()
+        if layer == 0:
+            neigh, root = neigh / GRADED_INPUT_MAX, root / GRADED_INPUT_MAX
+        if layer < last:
+            scale, shift = (t.detach().double().numpy() for t in model.norms[layer].folded())
+            neigh, root, bias = neigh * scale, root * scale, bias * scale + shift
+        kind = model.boundaries[layer] if layer < last else "readout"
+        target = population_name(kind, layer) if layer < last else "readout"
+        for chain, weight, rule in (("n", neigh, "mean"), ("r", root, "self")):
+            relay = f"relay{layer + 1}{chain}"
+            populations.append(Population(relay, "relay", cfg.hidden))
+            projections.append(Projection(f"{'neigh' if chain == 'n' else 'root'}{layer + 1}", "dense", source,
+                                          relay, weight))
+            projections.append(Projection(f"{rule}{layer + 1}", "graph", relay, target, rule=rule))
+        calibration_ranges = dict(model.trace[target if layer < last else "readout"])
+        calibration_ranges.pop("activity", None)
+        if layer == last:
+            populations.append(Population(target, "integrator", cfg.hidden, bias=bias, calibration=calibration_ranges))
+        elif kind == "lif":
+            populations.append(Population(target, "lif", cfg.hidden, threshold=cfg.threshold, leak=cfg.leak,
+                                          bias=bias, calibration=calibration_ranges))
+        else:     # vsn, or relu as a VSN that fires whenever z >= 0 and forgets (dv = 4095 of 4096)
+            threshold, leak = (cfg.threshold, cfg.leak) if kind == "vsn" else (0.0, 4095 / 4096)
+            populations.append(Population(target, "vsn", cfg.hidden, threshold=threshold, leak=leak, bias=bias,
+                                          payload_bits=cfg.payload_bits, calibration=calibration_ranges))
+        source = target
+    head_weight = model.head.weight.detach().double().numpy().T / model.run_steps
+    net = Network(domain="float",
+                  input=Input("input", model.convs[0].neigh.in_features, cfg.num_steps, "graded", 0),
+                  populations=populations, projections=projections,
+                  readout=Readout("readout", pool="mean", head_weight=head_weight,
+                                  head_bias=model.head.bias.detach().double().numpy().copy()),
+                  host=regression_host_stages(model.convs[0].neigh.in_features, cfg.hidden, model.head.out_features,
+                                              [pr.name for pr in projections if pr.rule == "mean"]),
+                  metadata={"config": config.to_dict(), "model": type(model).__name__,
+                            "boundaries": list(model.boundaries), "task": "graph regression"})
+    return validate(net)
+
+
+def regression_host_stages(in_features: int, features: int, outputs: int, graphs: List[str]) -> List[HostStage]:
+    """The host's share of a graph-regression deployment, per unit of a sample."""
+    return [HostStage("encode_input", "per_inference", ["input"], {"fp32_mult": in_features},
+                      "8-bit graded coding of each node feature (scale and round), once per sample: the source "
+                      "replays the payloads on the T input steps", per="node"),
+            HostStage("bind_graph", "per_graph", graphs, {"fp32_add": 1, "div": 1},
+                      "mean-rule coefficients 1/in-degree (degree count, one divide per edge) and their "
+                      "quantization", per="edge"),
+            HostStage("pool_nodes", "per_inference", ["readout"], {"fp32_add": features},
+                      "sum of the readout's membranes over each graph's nodes", per="node"),
+            HostStage("regression_head", "per_inference", ["readout"],
+                      {"div": features, "fp32_mac": features * outputs, "fp32_add": outputs},
+                      "mean (one divide per feature) and the linear head", per="graph")]
+
+
 def host_stages(model, num_classes: int) -> List[HostStage]:
     """The host's share of a deployment, with operations per unit of a sample."""
     coding = model.cfg.coding

@@ -59,8 +59,9 @@ PROJECTION_KINDS = ("dense", "graph")
 DOMAINS = ("float", "fixed")
 HOST_WHEN = ("per_inference", "per_graph", "once")
 # what a host stage's ops are counted per: the sample's nodes, edges, nonzero input features x input
-# steps, or "sample" (the ops come with each sample, counted by the stage that made it)
-HOST_UNITS = ("once", "node", "edge", "nonzero_input_step", "sample")
+# steps, graphs (a sample may be a disjoint union), or "sample" (the ops come with each sample, counted
+# by the stage that made it)
+HOST_UNITS = ("once", "node", "edge", "nonzero_input_step", "graph", "sample")
 
 # Loihi / Lava limits of synapses (../shared/notes/lava-fixed-point.md, section 2)
 WEIGHT_EXP_RANGE = (-8, 7)        # per-projection weight exponent
@@ -129,10 +130,21 @@ class Projection:
     on_host: bool = False
 
 
+POOLS = ("none", "mean")
+
+
 @dataclass
 class Readout:
-    """Which population is read out: its membrane potential at the end of every window."""
+    """Which population is read out: its membrane potential at the end of every window.
+
+    Graph-level tasks add what the host does with it: ``pool`` "mean" averages it over each
+    graph's nodes, and a linear ``head`` (weight (features, outputs), bias (outputs,)) maps the
+    pooled vector to the prediction. The head reads the membrane in the network's own units, so
+    quantization rescales its weights by the readout's activation scale."""
     population: str
+    pool: str = "none"
+    head_weight: Optional[np.ndarray] = None
+    head_bias: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -217,7 +229,8 @@ def host_work(net: Network, sample) -> Dict[str, dict]:
     src, dst = simple_edges(np.asarray(sample.edge_index))         # what the rules normalize: a simple graph
     units = {"once": 1, "node": sample.num_nodes, "edge": int(np.count_nonzero(src != dst)) + sample.num_nodes,
              "nonzero_input_step": (0 if sample.features is None
-                                    else int(np.count_nonzero(sample.features)) * net.input.num_steps)}
+                                    else int(np.count_nonzero(sample.features)) * net.input.num_steps),
+             "graph": sample.num_graphs}
     work = {}
     for stage in net.host:
         if stage.per == "sample":
@@ -297,6 +310,7 @@ def validate(net: Network) -> Network:
     if not readout.neuron.readout:
         raise IRError(f"readout population {readout.name!r} is of kind {readout.kind!r}, which has no membrane "
                       f"readout; read out a non-spiking integrator fed by it instead")
+    _validate_readout_head(net.readout, readout.features)
     parts = set(names) | {pr.name for pr in net.projections}
     for stage in net.host:
         if stage.when not in HOST_WHEN:
@@ -330,6 +344,22 @@ def host_chain(net: Network):
             return dense[0], relay, graph[0]
     raise IRError(f"projections {[pr.name for pr in marked]} are marked on_host, but only the input's first "
                   f"graph convolution (input -> dense -> relay -> graph) can run on the host as a current")
+
+
+def _validate_readout_head(readout: Readout, features: int) -> None:
+    where = f"readout {readout.population!r}"
+    if readout.pool not in POOLS:
+        raise IRError(f"{where}: pool={readout.pool!r} is not one of {POOLS}")
+    if (readout.head_weight is None) != (readout.head_bias is None):
+        raise IRError(f"{where}: a head needs both its weight and its bias")
+    if readout.head_weight is None:
+        return
+    w, b = np.asarray(readout.head_weight), np.asarray(readout.head_bias)
+    if w.ndim != 2 or w.shape[0] != features or b.shape != (w.shape[1],):
+        raise IRError(f"{where}: head weight must be ({features}, outputs) and bias (outputs,), got {w.shape} and "
+                      f"{b.shape}")
+    if not (np.all(np.isfinite(w.astype(np.float64))) and np.all(np.isfinite(b.astype(np.float64)))):
+        raise IRError(f"{where}: head has non-finite values")
 
 
 def _is_int(value) -> bool:

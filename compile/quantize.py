@@ -105,21 +105,21 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
                  for dense, _, graph in chains]
         parts = [(w, mantissa_scale(w), 255.0 / bound, source_scale(net, src, report)) for w, bound, src in parts]
         limit = activation_scale_limit(pop, headroom, target_threshold)
-        # a_in = K a_float needs s_w s_a 2**E = K / k_src per chain: K is the largest such value <= limit that
+        # a_in = K a_float needs K = k_src s_w s_a 2**E per chain: K is the largest such value <= limit that
         # some chain reaches with its full mantissa range; the other chains use a scale at most 2x below theirs
-        scale = min(s_w * s_a / k_src * 2.0 ** math.floor(math.log2(limit * k_src / (s_w * s_a)))
+        scale = min(k_src * s_w * s_a * 2.0 ** math.floor(math.log2(limit / (k_src * s_w * s_a)))
                     for _, s_w, s_a, k_src in parts)
         chain_report = []
         for (dense, relay, graph), (w, s_w_max, s_a, k_src) in zip(chains, parts):
             lowest = MIXED_SIGN_MIN_EXP if w.size and w.min() < 0 < w.max() else WEIGHT_EXP_RANGE[0]
-            wanted = math.ceil(math.log2(scale * k_src / (s_a * s_w_max)) - 1e-9)
+            wanted = math.ceil(math.log2(scale / (k_src * s_a * s_w_max)) - 1e-9)
             # below the two exponents' range the mantissas give up bits instead, at most MAX_MANTISSA_BITS_LOST
             total_exp = max(wanted, lowest + WEIGHT_EXP_RANGE[0])
             if total_exp > 2 * WEIGHT_EXP_RANGE[1] or total_exp - wanted > MAX_MANTISSA_BITS_LOST:
                 raise IRError(f"population {pop.name!r}: needs a total weight exponent of {wanted}, beyond two "
                               f"projections' range [{lowest + WEIGHT_EXP_RANGE[0]}, {2 * WEIGHT_EXP_RANGE[1]}]; "
                               f"the weights span too many orders of magnitude")
-            s_w = scale * k_src / (s_a * 2.0 ** total_exp)
+            s_w = scale / (k_src * s_a * 2.0 ** total_exp)
             # as much of the shift as possible on the aggregation (the relay keeps its precision), within
             # both projections' exponent ranges
             e_a = min(max(total_exp, WEIGHT_EXP_RANGE[0], total_exp - WEIGHT_EXP_RANGE[1]),
@@ -144,6 +144,10 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
                             "vth": pop.threshold if pop.neuron.spiking else None,
                             "bias_exp": pop.bias_exp, "payload_bits": first["payload_bits"],
                             **({"chains": chain_report} if len(chain_report) > 1 else {})}
+    if net.readout.head_weight is not None:      # the host's head reads the integer membrane
+        readout = net.population(net.readout.population)
+        net.readout.head_weight = np.asarray(net.readout.head_weight, dtype=np.float64) / \
+            (report[readout.name]["activation_scale"] * (1 << readout.neuron.membrane_shift))
     net.domain = "fixed"
     net.metadata = {**net.metadata, "quantization": report}
     return validate(net)

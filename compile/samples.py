@@ -2,7 +2,8 @@
 
 A :class:`Sample` is one graph (its nodes and directed edges), its input
 (features to encode, or a ready spike raster) and optionally targets (node labels
-with split masks). A sequence of samples is a stream of snapshots; a list of small
+with split masks, or graph-level regression targets; a sample that is the disjoint
+union of several graphs says which graph each node belongs to). A sequence of samples is a stream of snapshots; a list of small
 graphs can run one by one or as their disjoint union (:func:`disjoint_union`).
 
 Sample files (``.samples.npz``) hold any number of samples as arrays plus a JSON
@@ -44,10 +45,16 @@ class Sample:
     coefficients: Dict[str, np.ndarray] = field(default_factory=dict)
     # operations of host stages counted per sample by the code that made it (stage -> kind -> count)
     host_ops: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    targets: Optional[np.ndarray] = None          # (G, outputs) floats: graph-level regression targets
+    graph_index: Optional[np.ndarray] = None      # (N,) int: the graph of each node (None: one graph)
 
     @property
     def num_edges(self) -> int:
         return int(self.edge_index.shape[1])
+
+    @property
+    def num_graphs(self) -> int:
+        return 1 if self.graph_index is None else int(np.max(self.graph_index, initial=-1)) + 1
 
     def input_spec(self, net: Network) -> InputSpec:
         if self.spikes is not None:
@@ -85,6 +92,18 @@ def check_sample(sample: Sample, net: Optional[Network] = None) -> Sample:
         y = np.asarray(sample.labels)
         if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
             raise SampleError(f"{where}: labels must be integers of shape ({n},), got {y.dtype} {y.shape}")
+    if sample.graph_index is not None:
+        g = np.asarray(sample.graph_index)
+        if g.shape != (n,) or not np.issubdtype(g.dtype, np.integer) or g.min() < 0 or \
+                np.any(np.bincount(g) == 0):
+            raise SampleError(f"{where}: graph_index must give each of the {n} nodes a graph 0..G-1, every graph "
+                              f"with at least one node")
+    if sample.targets is not None:
+        t = np.asarray(sample.targets)
+        if t.ndim != 2 or t.shape[0] != sample.num_graphs or not np.issubdtype(t.dtype, np.floating) or \
+                not np.all(np.isfinite(t)):
+            raise SampleError(f"{where}: targets must be finite floats of shape ({sample.num_graphs}, outputs), "
+                              f"one row per graph, got {t.dtype} {t.shape}")
     for split, m in sample.masks.items():
         if np.asarray(m).shape != (n,) or np.asarray(m).dtype != np.bool_:
             raise SampleError(f"{where}: mask {split!r} must be bool ({n},)")
@@ -130,11 +149,19 @@ def disjoint_union(samples: List[Sample], name: str = "batch") -> Sample:
         labels = np.concatenate([s.labels for s in samples])
     splits = set.intersection(*(set(s.masks) for s in samples))
     masks = {k: np.concatenate([s.masks[k] for s in samples]) for k in splits}
-    return Sample(name, int(offsets[-1]), edges, features, spikes, labels, masks)
+    targets = graph_index = None
+    if all(s.targets is not None for s in samples):
+        targets = np.concatenate([s.targets for s in samples])
+    if targets is not None or any(s.graph_index is not None for s in samples):
+        first = np.cumsum([0] + [s.num_graphs for s in samples])
+        graph_index = np.concatenate([(np.zeros(s.num_nodes, np.int64) if s.graph_index is None else s.graph_index)
+                                      + g0 for s, g0 in zip(samples, first)])
+    return Sample(name, int(offsets[-1]), edges, features, spikes, labels, masks, targets=targets,
+                  graph_index=graph_index)
 
 
 # ---- files ---------------------------------------------------------------------------------
-_ARRAYS = ("edge_index", "features", "spikes", "labels")
+_ARRAYS = ("edge_index", "features", "spikes", "labels", "targets", "graph_index")
 
 
 def save_samples(samples: List[Sample], path, files=None) -> Path:
@@ -195,7 +222,8 @@ def load_samples(path) -> List[Sample]:
                             {k: arrays[f"s{i}.mask.{k}"] for k in entry["masks"]},
                             {k: arrays[f"s{i}.coef_edges.{k}"] for k in entry["coefficients"]},
                             {k: arrays[f"s{i}.coef.{k}"] for k in entry["coefficients"]},
-                            {k: {o: int(c) for o, c in v.items()} for k, v in entry.get("host_ops", {}).items()})
+                            {k: {o: int(c) for o, c in v.items()} for k, v in entry.get("host_ops", {}).items()},
+                            values.get("targets"), values.get("graph_index"))
             samples.append(check_sample(sample))
     except SampleError as exc:
         raise SampleError(f"{path}: {exc}") from exc

@@ -33,6 +33,14 @@ class ModelConfig:
     # hidden / heads features (concatenated, as GAT); the output layer has one head
     heads: int = 1
     surrogate_width: float = 1.0   # rectangular surrogate gradient: 1/w on |V - threshold| < w/2
+    # HVS-GNN (graph regression): the activation at each layer boundary (vsn | lif | relu, one for all or
+    # comma-separated per boundary), its surrogate gradient (fast_sigmoid | rectangular; GC-SNN and GA-SNN
+    # always use rectangular), the spiking loss weight beta_L on the mean firing (0: MSE alone), and the
+    # VSN's graded payload width
+    boundaries: str = "vsn"
+    surrogate: str = "fast_sigmoid"
+    spiking_loss: float = 0.0
+    payload_bits: int = 12
     init: str = "default"          # default (PyTorch's) | balanced (hidden currents scaled to the threshold)
 
     def layer_sizes(self, num_features: int, num_classes: int):
@@ -53,6 +61,9 @@ class ModelConfig:
 # GAT's dropout on attention coefficients, the usual window dropout of 0.6 and 4 attention heads.
 MODEL_SETTINGS = {
     "gasnn": {"dropout": 0.6, "attention_dropout": 0.6, "heads": 4},
+    # HVS-GNN on the spring-network regression (docs/results-hvsgnn.md): three SAGE layers of 32, T = 4
+    "hvsgnn": {"hidden": 32, "layers": 3, "num_steps": 4, "coding": "graded", "dropout": 0.0, "threshold": 1.0,
+               "surrogate_width": 1.0},
 }
 
 

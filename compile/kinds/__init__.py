@@ -34,6 +34,8 @@ class NeuronKind:
     # a graded kind whose payload is its summed input, stateless (the relay): the fused lowering
     # may fold it into a GraphConv process
     forwards_input: bool = False
+    # the membrane read out holds the summed input shifted left by this (Lava's LIF voltage: a << 6)
+    membrane_shift: int = 0
 
     @property
     def spiking(self) -> bool:

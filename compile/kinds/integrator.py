@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurograph.compile.fixed_point import ACT_SHIFT
+
 from neurograph.compile.kinds import NeuronKind
 from neurograph.compile.kinds.lif import (check_threshold_leak_bias, integrate_fixed, quantize_threshold_leak_bias,
                                           threshold_scale_limits)
@@ -17,6 +19,7 @@ class Integrator(NeuronKind):
     name = "integrator"
     output = "none"
     readout = True
+    membrane_shift = ACT_SHIFT
     params = {"leak (dv)": (12, False), "bias mantissa": (13, True), "bias_exp": (3, False)}
     help = "non-spiking integrator; its membrane potential at the end of each window is the readout"
 
