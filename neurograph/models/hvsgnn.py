@@ -140,7 +140,7 @@ class MeanEdges(NamedTuple):
     def matrix(self, num_nodes: int) -> torch.Tensor:
         """Sparse (N, N) A; the edges are already in coalesced order, so no sort."""
         return torch.sparse_coo_tensor(torch.stack([self.target, self.source]), self.weight, (num_nodes, num_nodes),
-                                       is_coalesced=True)
+                                       is_coalesced=True, check_invariants=False)
 
 
 def mean_edges(edge_index, num_nodes: int) -> MeanEdges:
