@@ -26,8 +26,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prototype-seed", type=int, default=None,
                    help="synthetic: seed of the class feature prototypes, so graphs drawn with other seeds share them "
                         "(a family of graphs for inductive use; default: drawn with the graph)")
-    p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn"],
-                   help="spiking model to train and deploy (its ANN baseline, GCN or GAT, is trained beside it)")
+    p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn", "hvsgnn"],
+                   help="spiking model to train and deploy (its ANN baseline, GCN or GAT, is trained beside it); "
+                        "hvsgnn: `demo` only, the HVS-GNN graph regression on spring networks with its A-GNN")
     p.add_argument("--hidden", type=int, default=d.model.hidden, help="features per hidden layer (default: %(default)s)")
     p.add_argument("--layers", type=int, default=d.model.layers,
                    help="graph layers, the last feeds the readout (default: %(default)s)")
@@ -49,7 +50,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                    help="GA-SNN (and its GAT baseline): attention heads per hidden layer (default: the model's setting)")
     p.add_argument("--init", default=None, choices=["default", "balanced"],
                    help="weight initialization; 'balanced' scales hidden currents to the threshold (deep networks)")
-    p.add_argument("--epochs", type=int, default=d.train.epochs, help="training epochs (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default: {d.train.epochs}; hvsgnn: {HVSGNN_DEMO_EPOCHS} for the A-GNN)")
     p.add_argument("--lr", type=float, default=d.train.lr, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--weight-decay", type=float, default=d.train.weight_decay,
                    help="weight decay on weight matrices (default: %(default)s)")
@@ -69,6 +71,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args) -> RunConfig:
+    if args.model == "hvsgnn":
+        raise UsageError("--model hvsgnn is a graph regression and runs whole with `neurograph demo --model hvsgnn` "
+                         "(or python -m neurograph.experiments.hvsgnn); train/compile/simulate take node classifiers")
     cfg = RunConfig().with_model(args.model)
     cfg.data.name, cfg.data.prototype_seed = args.dataset, args.prototype_seed
     cfg.data.root = str(Path(args.data_root).resolve()) if args.data_root else None   # saved with the run: absolute
@@ -79,7 +84,8 @@ def _config(args) -> RunConfig:
         if getattr(args, name) is not None:
             setattr(m, name, getattr(args, name))
     t = cfg.train
-    t.epochs, t.lr, t.weight_decay, t.seed = args.epochs, args.lr, args.weight_decay, args.seed
+    t.epochs = args.epochs if args.epochs is not None else t.epochs
+    t.lr, t.weight_decay, t.seed = args.lr, args.weight_decay, args.seed
     t.device, t.batch_size, t.fanout = args.device, args.batch_size, args.fanout
     cfg.chip.name = args.chip
     cfg.quant.input_as_current = args.input_as_current
@@ -175,7 +181,41 @@ def cmd_report(args) -> None:
     print(f"wrote report.json, report.md and report.html in {args.run_dir}")
 
 
+HVSGNN_DEMO_EPOCHS = 30
+
+
+def demo_hvsgnn(args) -> None:
+    """`demo --model hvsgnn`: its own settings (config.MODEL_SETTINGS['hvsgnn']); of the options it takes
+    --epochs (the A-GNN's; the HVS-GNN is fine-tuned a third as long), --graphs, --seed and --out."""
+    import dataclasses
+    from neurograph.compile.artifact import atomic_write_text
+    from neurograph.experiments.hvsgnn import demo
+    cfg = RunConfig().with_model("hvsgnn")
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name="mechanics"),
+                              train=dataclasses.replace(cfg.train, epochs=args.epochs or HVSGNN_DEMO_EPOCHS,
+                                                        seed=args.seed, lr=3e-3, weight_decay=0.0)).check()
+    out = _writable(args.out, is_file=False)
+    atomic_write_text(out / "config.json", cfg.to_json())
+    start = time.perf_counter()
+    result = demo(cfg, out, graphs=args.graphs, finetune_epochs=max(1, cfg.train.epochs // 3))
+    print()
+    print((out / "results.md").read_text())
+    a_gnn, hvs = result["rows"]
+    d = hvs["deployed"]
+    print("Summary")
+    print(f"  A-GNN test MSE                      {a_gnn['float']['mse']:.4f} (R^2 {a_gnn['float']['r2']:.3f})")
+    print(f"  HVS-GNN test MSE                    {hvs['float']['mse']:.4f} (R^2 {hvs['float']['r2']:.3f}), "
+          f"spiking activity {100 * hvs['activity']:.1f}%")
+    print(f"  deployed on Lava test MSE           {d['deployed_mse']:.4f}")
+    print(f"  Lava vs reference: spikes {100 * d['spike_agreement']:.2f}% agree, payloads "
+          f"{'identical' if d['payloads_identical'] else 'DIFFER'}")
+    print(f"  verdict: {d['verdict']}")
+    print(f"  total time {time.perf_counter() - start:.0f} s; artifacts in {out}/")
+
+
 def cmd_demo(args) -> None:
+    if args.model == "hvsgnn":
+        return demo_hvsgnn(args)
     from neurograph.compile.artifact import atomic_write_text
     from neurograph.pipeline import compile_checkpoint, train
     from neurograph.sim.report import render_markdown
@@ -220,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo", help="folder for every artifact (default: %(default)s)")
     p.add_argument("--lowering", default="fused", choices=["fused", "stock"],
                    help="Lava lowering: our fused GraphConv processes, or Lava's stock processes (small graphs)")
+    p.add_argument("--graphs", type=int, default=2000,
+                   help="hvsgnn: spring networks to generate (70/15/15 split; default: %(default)s)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train a graph SNN (and its GCN/GAT baseline)")

@@ -146,7 +146,8 @@ class RunConfig:
         """Raise ConfigError naming the first setting out of range (and its command-line option)."""
         m, d, t, q = self.model, self.data, self.train, self.quant
         rules = [
-            ("model.name", "--model", m.name in ("gcsnn", "gasnn", "gcn", "gat"), "one of gcsnn, gasnn, gcn, gat"),
+            ("model.name", "--model", m.name in ("gcsnn", "gasnn", "gcn", "gat", "hvsgnn"),
+             "one of gcsnn, gasnn, gcn, gat, hvsgnn"),
             ("model.hidden", "--hidden", _int(m.hidden) and m.hidden >= 1, "an integer >= 1"),
             ("model.layers", "--layers", _int(m.layers) and m.layers >= 1, "an integer >= 1"),
             ("model.num_steps", "--steps", _int(m.num_steps) and m.num_steps >= 1, "an integer >= 1"),
@@ -154,7 +155,11 @@ class RunConfig:
             ("model.leak", "--leak", _real(m.leak) and 0.0 <= m.leak < 1.0 and (m.neuron == "lif" or m.leak == 0.0),
              "in [0, 1), and 0 unless --neuron lif"),
             ("model.threshold", "", _real(m.threshold) and m.threshold > 0, "a positive number"),
-            ("model.coding", "--coding", m.coding in ("bernoulli", "deterministic"), "bernoulli or deterministic"),
+            ("model.coding", "--coding", m.coding in ("bernoulli", "deterministic") or
+             (m.name == "hvsgnn" and m.coding == "graded"), "bernoulli or deterministic (hvsgnn: graded)"),
+            ("model.surrogate", "", m.surrogate in ("fast_sigmoid", "rectangular"), "fast_sigmoid or rectangular"),
+            ("model.spiking_loss", "", _real(m.spiking_loss) and m.spiking_loss >= 0, "a number >= 0"),
+            ("model.payload_bits", "", _int(m.payload_bits) and 2 <= m.payload_bits <= 24, "an integer in 2..24"),
             ("model.dropout", "--dropout", _real(m.dropout) and 0.0 <= m.dropout < 1.0, "in [0, 1)"),
             ("model.attention_dropout", "--attention-dropout", _real(m.attention_dropout)
              and 0.0 <= m.attention_dropout < 1.0, "in [0, 1)"),

@@ -160,6 +160,58 @@ def table(rows: list, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def demo(cfg, out: Path, graphs: int = 2000, finetune_epochs: int = 10, log=print) -> dict:
+    """``neurograph demo --model hvsgnn``: the A-GNN and the HVS-GNN fine-tuned from it, the HVS-GNN
+    compiled (network.float.npz, network.npz) and run on Lava on every test graph (samples.npz), the
+    two-row results table (results.md / results.json) written to `out`."""
+    from neurograph.compile.artifact import AtomicFiles, save_network
+    from neurograph.compile.export import export_hvsgnn
+    from neurograph.compile.quantize import quantize_network
+    from neurograph.compile.samples import save_samples
+    from neurograph.models.hvsgnn import batch_edges
+    from neurograph.regression import graph_samples, mechanics_regression
+    from torch_geometric.loader import DataLoader
+    begin = time.time()
+    data = mechanics_regression(graphs, cfg.data.seed)
+    log(f"[1/3] train the A-GNN ({cfg.train.epochs} epochs), then the HVS-GNN from it ({finetune_epochs} epochs) on "
+        f"{len(data.train)} spring networks")
+    _, a_gnn, a_scores = run_variant(cfg, data, "relu", 0.0, cfg.train.epochs, None, log)
+    tuned = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=cfg.train.lr / 3))
+    hvs_cfg, hvs, hvs_scores = run_variant(tuned, data, cfg.model.boundaries, cfg.model.spiking_loss,
+                                           finetune_epochs, a_gnn, log)
+    log(f"[2/3] compile: export (BatchNorm folded) -> quantize; run on Lava on all {len(data.test)} test graphs")
+    calibration = next(iter(DataLoader(data.train[:200], batch_size=200)))
+    float_net = export_hvsgnn(hvs, (calibration.x, batch_edges(calibration)), hvs_cfg)
+    fixed = quantize_network(float_net, cfg.quant.target_threshold, cfg.quant.headroom)
+    with AtomicFiles() as files:
+        save_network(float_net, out / "network.float.npz", files)
+        save_network(fixed, out / "network.npz", files)
+        save_samples(graph_samples(data.test), out / "samples.npz", files)
+    rows = [{"name": "A-GNN", "float": a_scores, "activity": _activity(a_gnn, a_scores)},
+            {"name": "HVS-GNN", "float": hvs_scores, "activity": _activity(hvs, hvs_scores),
+             "deployed": deploy_variant(hvs_cfg, hvs, data, 100, log)}]
+    log("[3/3] report")
+    meta = _meta(cfg, data, graphs, begin, f"neurograph demo --model hvsgnn --epochs {cfg.train.epochs}",
+                 cfg.train.epochs, finetune_epochs, cfg.model.spiking_loss)
+    (out / "results.md").write_text(table(rows, meta))
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=_json))
+    return {"rows": rows, "meta": meta}
+
+
+def _meta(cfg, data, graphs: int, begin: float, command: str, epochs: int, finetune_epochs: int,
+          spiking_loss: float) -> dict:
+    import torch
+    m = cfg.model
+    return {"command": command,
+            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}",
+            "date": time.strftime("%Y-%m-%d"), "minutes": (time.time() - begin) / 60, "graphs": graphs,
+            "data_seed": cfg.data.seed,
+            "split": f"{len(data.train)} / {len(data.val)} / {len(data.test)}",
+            "hidden": m.hidden, "steps": m.num_steps, "window": m.num_steps + 2 * m.layers, "threshold": m.threshold,
+            "leak": m.leak, "payload_bits": m.payload_bits, "surrogate": m.surrogate, "epochs": epochs,
+            "finetune_epochs": finetune_epochs, "spiking_loss": spiking_loss, "seed": cfg.train.seed}
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -203,15 +255,9 @@ def main(argv=None) -> int:
         if model.spiking and not args.no_lava:
             row["deployed"] = deploy_variant(cfg, model, data, args.graphs_per_run, log)
         rows.append(row)
-    meta = {"command": "python -m neurograph.experiments.hvsgnn " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}",
-            "date": time.strftime("%Y-%m-%d"), "minutes": (time.time() - begin) / 60, "graphs": args.graphs,
-            "data_seed": args.data_seed, "split": f"{len(data.train)} / {len(data.val)} / {len(data.test)}",
-            "hidden": base.model.hidden, "steps": base.model.num_steps,
-            "window": base.model.num_steps + 2 * base.model.layers, "threshold": base.model.threshold,
-            "leak": base.model.leak, "payload_bits": base.model.payload_bits, "surrogate": base.model.surrogate,
-            "epochs": args.epochs, "finetune_epochs": args.finetune_epochs, "spiking_loss": args.spiking_loss,
-            "seed": args.seed}
+    base = dataclasses.replace(base, data=dataclasses.replace(base.data, seed=args.data_seed))
+    command = "python -m neurograph.experiments.hvsgnn " + " ".join(argv if argv is not None else sys.argv[1:])
+    meta = _meta(base, data, args.graphs, begin, command, args.epochs, args.finetune_epochs, args.spiking_loss)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table(rows, meta))
