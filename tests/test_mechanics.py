@@ -102,3 +102,22 @@ def test_dataset_is_cached_and_reused(tmp_path, monkeypatch):
     second = mechanics_dataset(num_graphs=4, seed=1, cache=str(tmp_path))
     assert [g.target for g in first] == [g.target for g in second]
     assert all(np.array_equal(a.springs, b.springs) and np.array_equal(a.left, b.left) for a, b in zip(first, second))
+
+
+def test_modulus_removes_the_aspect_ratio_and_features_are_unit_range():
+    """A lattice of m chains of n springs k, width n, height m - 1: K_eff = m k / n, modulus = K_eff n / (m - 1);
+    doubling every spring doubles the modulus, the aspect ratio alone does not move it (m k / (m - 1) per unit)."""
+    pos, springs, k, left, right = _chains(4, 5, 1.5)
+    g = mechanics.MechanicsGraph(pos, springs, k, left, right, effective_stiffness(pos, springs, k, left, right))
+    assert g.modulus == pytest.approx(4 * 1.5 / 5 * 5 / 3, rel=1e-10)
+    pos, springs, k, left, right = _chains(4, 10, 1.5)
+    wide = mechanics.MechanicsGraph(pos, springs, k, left, right, effective_stiffness(pos, springs, k, left, right))
+    assert wide.modulus == pytest.approx(g.modulus, rel=1e-10) and wide.target == pytest.approx(g.target / 2)
+    x = generate(3, seed=1)[2].node_features()
+    assert x.shape[1] == 9 and x.min() >= 0.0 and x.max() <= 1.0
+    # position, boundary flags: the left column at x = 0, the right one at 1
+    f = g.node_features()
+    assert f[g.left, 0].max() == 0.0 and f[g.right, 0].min() == 1.0 and f[g.left, 2].all() and f[g.right, 3].all()
+    # every spring has log k = log 1.5 -> (log 1.5 + 4) / 8; end nodes have one spring, inner ones two: degree / 8
+    assert f[:, 4] == pytest.approx(np.full(len(f), (np.log(1.5) + 4) / 8))
+    assert sorted(set(np.round(8 * f[:, 8]).astype(int))) == [1, 2]
