@@ -117,3 +117,19 @@ def test_multi_head_gasnn_deploys_spike_for_spike(tmp_path):
     report = check_run(out, chance=0.25, model="gasnn")
     assert [p["heads"] for p in report["network"]["projections"]] == [None, 2, None, 1]   # the output layer: 1
     assert "| attention | per graph |" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_hvsgnn_demo_deploys_graded_spikes_on_every_test_graph(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEUROGRAPH_CACHE", str(tmp_path / "cache"))       # the generated graphs are cached here
+    out = tmp_path / "hvs"
+    assert main(["demo", "--model", "hvsgnn", "--graphs", "40", "--epochs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Lava vs reference: spikes 100.00% agree, payloads identical" in printed
+    result = json.loads((out / "results.json").read_text())
+    hvs = result["rows"][1]["deployed"]
+    assert hvs["readouts_identical"] and hvs["payloads_identical"] and hvs["spike_agreement"] == 1.0
+    # every one of the 6 test graphs ran; the graded ops are counted apart from binary ones
+    assert result["meta"]["split"] == "28 / 6 / 6" and hvs["synaptic_ops_per_graph"]["graded"] > 0
+    assert (out / "network.npz").is_file() and (out / "samples.npz").is_file()
+    assert "| HVS-GNN |" in (out / "results.md").read_text()
