@@ -26,7 +26,7 @@ from neurograph.sim.fidelity import fidelity_report
 from neurograph.sim.plots import all_plots
 from neurograph.sim.reference import SimResult, prepare, run_reference, sequences, spike_matches
 from neurograph.sim.report import build_report, write_report
-from neurograph.sim.scoring import correct_and_total, pooled_accuracy
+from neurograph.sim.scoring import correct_and_total, graph_predictions, pooled_accuracy
 
 ENGINES = ("lava", "reference")
 
@@ -52,7 +52,7 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
     windows = prepare(net, samples)
     runs = sequences(windows, carry)
     float_runs = sequences(prepare(float_net, samples), carry) if float_net is not None else None
-    per_sample, deployed_runs, counts = [], [], []
+    per_sample, deployed_runs, counts, squared_errors = [], [], [], []
     equal = total = 0
     per_pop: dict = {}
     identical, identical_payloads, saturation, seconds, quantization = True, True, {}, {"reference_run": 0.0}, None
@@ -101,6 +101,10 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
             entry = {"name": win.sample.name, "run": i, "nodes": win.sample.num_nodes, "edges": win.sample.num_edges,
                      "binding": {k2: v for k2, v in win.binding.cost.items() if k2 != "what"},
                      "accuracy": {"fixed_reference": _ratio(ref_score)}}
+            if win.sample.targets is not None:       # graph-level regression: the host's pooling and head
+                error = graph_predictions(net, deployed.readouts[k], win.sample) - win.sample.targets
+                squared_errors.append(error ** 2)
+                entry["mse"] = float(np.mean(error ** 2))
             if engine == "lava":
                 lava_score = correct_and_total(deployed.readouts[k], win.sample)
                 scores["lava"].append(lava_score)
@@ -115,6 +119,11 @@ def simulate_samples(net: Network, samples: Sequence[Sample], float_net: Optiona
                "binding": _binding_summary(windows),
                "graphs": [graph_stats(net, w) for w in windows],
                "host_work": [host_work(net, w.sample) for w in windows]}
+    if squared_errors:
+        errors = np.concatenate(squared_errors)
+        summary["regression"] = {"mse": float(errors.mean()), "graphs": int(errors.shape[0]),
+                                 "what": f"mean squared error of the {engine} deployment's predictions (host pooling "
+                                         f"and head on the readout) over every graph of every sample"}
     if engine == "lava":
         summary["fidelity"]["spike_agreement"] = {**{k: e / t if t else 1.0 for k, (e, t) in per_pop.items()},
                                                   "all": equal / total if total else 1.0}

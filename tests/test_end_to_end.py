@@ -133,3 +133,8 @@ def test_hvsgnn_demo_deploys_graded_spikes_on_every_test_graph(tmp_path, capsys,
     assert result["meta"]["split"] == "28 / 6 / 6" and hvs["synaptic_ops_per_graph"]["graded"] > 0
     assert (out / "network.npz").is_file() and (out / "samples.npz").is_file()
     assert "| HVS-GNN |" in (out / "results.md").read_text()
+    # the artifacts are the program: `simulate` on them gives the demo's deployed error
+    assert main(["simulate", str(out / "network.npz"), "--out", str(out / "sim"), "--engine", "reference"]) == 0
+    simulation = json.loads((out / "sim" / "simulation.json").read_text())
+    assert simulation["regression"]["graphs"] == 6
+    assert simulation["regression"]["mse"] == pytest.approx(hvs["deployed_mse"], rel=1e-12)
