@@ -61,6 +61,11 @@ MODEL_SETTINGS = {
     # dropout; K = 5 latency steps per snapshot (the paper does not state K; 5 keeps 27 snapshots cheap)
     "dysign": {"hidden": 128, "neuron": "lif", "leak": 0.0, "num_steps": 5, "dropout": 0.0},
 }
+# Training settings in which a model differs from TrainConfig's defaults: Dy-SIGN's paper settings
+# (lr 1e-3, batch 1024 target nodes, 100 epochs) with SpikeNet's [5, 2] neighbour sampling.
+TRAIN_SETTINGS = {
+    "dysign": {"epochs": 100, "lr": 1e-3, "batch_size": 1024, "fanout": "5,2"},
+}
 
 
 @dataclass
@@ -120,8 +125,9 @@ class RunConfig:
     chip: ChipConfig = field(default_factory=ChipConfig)
 
     def with_model(self, name: str) -> "RunConfig":
-        """A copy of this run configuration for model `name`, with that model's MODEL_SETTINGS."""
-        return replace(self, model=replace(self.model, name=name, **MODEL_SETTINGS.get(name, {})))
+        """A copy of this run configuration for model `name`, with that model's MODEL_SETTINGS and TRAIN_SETTINGS."""
+        return replace(self, model=replace(self.model, name=name, **MODEL_SETTINGS.get(name, {})),
+                       train=replace(self.train, **TRAIN_SETTINGS.get(name, {})))
 
     def to_dict(self) -> dict:
         return asdict(self)
