@@ -1,0 +1,69 @@
+"""Dy-SIGN deployed: snapshots as one carried stream, the float IR equal to PyTorch, Lava equal to the reference."""
+import numpy as np
+import pytest
+import torch
+
+from neurograph.compile.export import dysign_logits, dysign_samples, export_network
+from neurograph.compile.fold import fold_scales
+from neurograph.compile.ir import IRError
+from neurograph.compile.quantize import quantize_network
+from neurograph.config import RunConfig
+from neurograph.data.dynamic import make_evolving_sbm
+from neurograph.data.dynamic_loader import full_batch
+from neurograph.models import build_model
+from neurograph.sim.reference import prepare, run_reference, run_samples
+
+
+def exported(layers=2, leak=0.0, nodes=60, snapshots=4):
+    graph = make_evolving_sbm(nodes, 3, snapshots, 8, seed=0).with_split(0.4, 0)
+    cfg = RunConfig().with_model("dysign")
+    cfg.model.hidden, cfg.model.layers, cfg.model.leak = 12, layers, leak
+    torch.manual_seed(0)
+    model = build_model(cfg.model, graph)
+    with torch.no_grad():
+        model.biases[0].fill_(0.2)                    # every layer fires
+    return graph, cfg, model, export_network(model, graph, cfg)
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_export_has_the_feedback_and_the_models_window(layers):
+    _, _, model, net = exported(layers)
+    assert [pr.name for pr in net.projections if net.is_feedback(pr)] == ["compensation"]
+    assert net.window_steps == model.window == model.cfg.num_steps + 2 * layers
+    assert {p.kind for p in net.populations} == {"lif_subtract", "relay", "integrator"}
+
+
+def test_leaky_dysign_is_refused():
+    with pytest.raises(IRError, match="lambda = 1"):
+        exported(leak=0.1)
+
+
+def test_float_ir_on_the_carried_stream_is_the_pytorch_model():
+    """The membranes carried from snapshot to snapshot as in training: the same logits, and without the carry
+    the later snapshots differ."""
+    graph, cfg, model, net = exported(layers=3)
+    samples = dysign_samples(graph)
+    expected = model.inference_logits(full_batch(graph), cfg.train.input_seed).numpy()
+    carried = run_samples(net, samples, carry=True)[0]
+    assert np.allclose(dysign_logits(model, net, carried.readouts), expected, atol=1e-5)
+    reset = run_samples(net, samples, carry=False)
+    assert np.array_equal(carried.readouts[0], reset[0].readouts[0])
+    assert not np.array_equal(carried.readouts[2] - carried.readouts[1], reset[2].readouts[0])
+
+
+@pytest.mark.lava
+def test_snapshots_with_carried_state_agree_spike_for_spike_on_lava(no_leaked_processes):
+    from neurograph.sim.lava_runner import run_on_lava
+    graph, cfg, model, net = exported()
+    fixed = quantize_network(fold_scales(net), cfg.quant.target_threshold, cfg.quant.headroom)
+    windows = prepare(fixed, dysign_samples(graph))
+    reference = run_reference(fixed, windows)
+    assert all(reference.raster(name).sum() > 0 for name in ("lif1", "lif2"))
+    assert not any(reference.saturation.values())
+    lava = run_on_lava(fixed, windows, "fused")
+    for name in reference.spikes:
+        assert np.array_equal(reference.spikes[name], lava.spikes[name]), name
+    assert len(lava.readouts) == graph.num_snapshots
+    assert all(np.array_equal(a, b) for a, b in zip(reference.readouts, lava.readouts))
+    expected = model.inference_logits(full_batch(graph), cfg.train.input_seed).argmax(1).numpy()
+    assert (dysign_logits(model, fixed, lava.readouts).argmax(1) == expected).mean() > 0.9
