@@ -72,9 +72,11 @@ class NeighborSampler:
         return batch
 
 
-def pick_in_edges(starts: torch.Tensor, counts: torch.Tensor, fanout: int, generator, dtype) -> tuple:
+def pick_in_edges(starts: torch.Tensor, counts: torch.Tensor, fanout: int, generator, dtype,
+                  keys: torch.Tensor = None) -> tuple:
     """Node i owns edge ids starts[i] .. starts[i] + counts[i] - 1; keep up to `fanout` of each node's,
-    drawn without replacement. Returns (kept edge ids, the owner's position, in-degree / kept)."""
+    drawn without replacement: the ones with the smallest random key, fresh keys unless `keys` (one per
+    edge id) are given. Returns (kept edge ids, the owner's position, in-degree / kept)."""
     total = int(counts.sum())
     device = counts.device
     if total == 0:
@@ -83,7 +85,7 @@ def pick_in_edges(starts: torch.Tensor, counts: torch.Tensor, fanout: int, gener
     group = torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
     offsets = torch.cumsum(counts, 0) - counts
     edge = starts[group] + torch.arange(total, device=device) - offsets[group]
-    key = torch.rand(total, generator=generator, device=device)
+    key = torch.rand(total, generator=generator, device=device) if keys is None else keys[edge]
     order = torch.sort(key, stable=True).indices
     order = order[torch.sort(group[order], stable=True).indices]            # by node, random within
     rank = torch.arange(total, device=device) - offsets[group[order]]

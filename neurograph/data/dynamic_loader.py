@@ -13,6 +13,12 @@ the union over the snapshots, numbered in the order nodes are first sampled, so 
 reached at step t has no edge before t. A kept edge's GCN weight is scaled by
 (in-degree / kept), as the static sampler does (neurograph.sampling).
 
+Each batch draws one random key per edge and every snapshot keeps, per node, its present
+in-edges with the smallest keys (bottom-k sampling): a node keeps its sampled neighbours from
+one snapshot to the next unless a new edge outranks one, so the union over 27 snapshots stays
+close to one snapshot's sample instead of growing with every redraw -- and the choice at step t
+still depends only on the edges present at t.
+
 Snapshots must be cumulative (DynamicGraph's are): in each node's in-edge list, sorted by the
 step an edge appears at, snapshot t's edges are a prefix, so a step's degrees are all it needs.
 """
@@ -74,6 +80,7 @@ class DynamicNeighborSampler:
         step = np.concatenate([graph.first_step, graph.first_step])
         order = np.lexsort((step, dst))                   # by target, then by the step an edge appears at
         self.src = torch.as_tensor(src[order], device=device)
+        self.num_edges = len(order)
         dst_sorted, step_sorted = dst[order], step[order]
         self.rowptr = torch.as_tensor(np.concatenate([[0], np.cumsum(np.bincount(dst_sorted, minlength=n))]),
                                       device=device)
@@ -93,6 +100,7 @@ class DynamicNeighborSampler:
         local[targets] = torch.arange(len(targets), device=device)
         count = len(targets)
         snapshots = []
+        keys = torch.rand(self.num_edges, generator=generator, device=device)
         for t in range(self.graph.num_snapshots):
             deg = self.degree[t]
             frontier, src_l, dst_l, w_l = targets, [], [], []
@@ -100,7 +108,7 @@ class DynamicNeighborSampler:
             self._expanded[targets] = True
             for fanout in self.hops:
                 edge, owner, scale = pick_in_edges(self.rowptr[frontier], deg[frontier], fanout, generator,
-                                                   torch.float32)
+                                                   torch.float32, keys)
                 src, dst = self.src[edge], frontier[owner]
                 new = torch.unique(src[local[src] < 0])
                 local[new] = torch.arange(count, count + len(new), device=device)
