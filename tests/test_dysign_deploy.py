@@ -67,3 +67,25 @@ def test_snapshots_with_carried_state_agree_spike_for_spike_on_lava(no_leaked_pr
     assert all(np.array_equal(a, b) for a, b in zip(reference.readouts, lava.readouts))
     expected = model.inference_logits(full_batch(graph), cfg.train.input_seed).argmax(1).numpy()
     assert (dysign_logits(model, fixed, lava.readouts).argmax(1) == expected).mean() > 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_demo_runs_the_whole_path_on_an_evolving_block_model(tmp_path, capsys, no_leaked_processes):
+    import json
+    from neurograph.cli import main
+    assert main(["demo", "--model", "dysign", "--epochs", "2", "--hidden", "16", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["data"]["name"] == "synthetic" and summary["config"]["train"]["epochs"] == 2
+    assert summary["config"]["model"]["hidden"] == 16 and summary["config"]["train"]["batch_size"] == 128
+    assert summary["deployed"]["agreement"] == 1.0
+    assert (tmp_path / "network.npz").is_file() and (tmp_path / "samples.npz").is_file()
+    assert "spike agreement" in capsys.readouterr().out
+
+
+def test_cli_points_dysign_training_to_the_demo_and_refuses_static_datasets(tmp_path, capsys):
+    from neurograph.cli import main
+    assert main(["train", "--model", "dysign", "--out", str(tmp_path / "m.pt")]) != 0
+    assert "neurograph demo --model dysign" in capsys.readouterr().err
+    assert main(["demo", "--model", "dysign", "--dataset", "citeseer", "--out", str(tmp_path)]) != 0
+    assert "dynamic graphs" in capsys.readouterr().err

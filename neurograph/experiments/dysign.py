@@ -61,6 +61,37 @@ def deploy(model, graph, cfg: RunConfig) -> dict:
             "seconds": time.perf_counter() - start}
 
 
+def demo(cfg: RunConfig, out: Path) -> dict:
+    """The whole path for one run: train Dy-SIGN, compile it, run every snapshot on Lava with the state
+    carried; writes network.npz, samples.npz and summary.json to `out` and returns the summary."""
+    from neurograph.compile.artifact import atomic_write_text, save_network
+    from neurograph.compile.export import dysign_samples, export_network
+    from neurograph.compile.fold import fold_scales
+    from neurograph.compile.quantize import quantize_network
+    from neurograph.compile.samples import save_samples
+    from neurograph.data.dynamic import load_dynamic
+    from neurograph.dynamic_train import train_dynamic
+    from neurograph.models import build_model
+    graph = load_dynamic(cfg.data)
+    print(f"[1/3] train Dy-SIGN ({cfg.model.gradient} gradients) on {graph.name}: {graph.num_nodes} nodes, "
+          f"{graph.num_snapshots} snapshots")
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg.model, graph)
+    trained = train_dynamic(model, graph, cfg)
+    print("[2/3] compile: export -> quantize to Loihi fixed point")
+    fixed = quantize_network(fold_scales(export_network(model, graph, cfg)), cfg.quant.target_threshold,
+                             cfg.quant.headroom)
+    save_network(fixed, out / "network.npz")
+    save_samples(dysign_samples(graph), out / "samples.npz")
+    print(f"[3/3] run the {graph.num_snapshots} snapshots as one stream on Lava and the reference, state carried")
+    deployed = deploy(model, graph, cfg)
+    summary = {"config": cfg.to_dict(), "float": trained.f1, "best_epoch": trained.best_epoch,
+               "seconds_per_epoch": trained.seconds_per_epoch, "autograd_mb": trained.autograd_bytes / 1e6,
+               "deployed": deployed}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
 def run(cfg: RunConfig, ratios, seeds, with_deploy: bool = True, progress: bool = True) -> list:
     from neurograph.data.dynamic import load_dynamic
     from neurograph.dynamic_train import train_dynamic
