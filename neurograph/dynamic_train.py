@@ -78,7 +78,7 @@ def evaluate(model, graph, cfg: RunConfig, batch=None) -> Dict[str, Dict[str, fl
     model.eval()
     batch = batch if batch is not None else full_batch(graph, model.biases[0].device)
     pred = model.inference_logits(batch, cfg.train.input_seed).argmax(dim=1).cpu().numpy()
-    return {split: f1_scores(pred[m], graph.y[m], graph.num_classes) for split, m in graph.masks.items()}
+    return {split: f1_scores(pred[m], graph.y[m]) for split, m in graph.masks.items()}
 
 
 def train_dynamic(model, graph, cfg: RunConfig, progress: bool = True) -> DynamicTrainResult:

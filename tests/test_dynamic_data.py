@@ -51,7 +51,7 @@ def test_splits_are_stratified_disjoint_and_sized():
 def test_macro_and_micro_f1():
     y = np.array([0, 0, 0, 1, 1, 2])
     pred = np.array([0, 0, 1, 1, 1, 0])
-    f = f1_scores(pred, y, 3)
+    f = f1_scores(pred, y)
     # class 0: tp 2 fp 1 fn 1 -> 2/3; class 1: tp 2 fp 1 fn 0 -> 4/5; class 2: 0
     assert f["macro_f1"] == pytest.approx(100 * (2 / 3 + 4 / 5 + 0) / 3)
     assert f["micro_f1"] == pytest.approx(100 * 4 / 6)

@@ -79,7 +79,7 @@ def split_nodes(y: np.ndarray, train_ratio: float, seed: int) -> Dict[str, np.nd
     return masks
 
 
-def f1_scores(pred: np.ndarray, y: np.ndarray, num_classes: int) -> Dict[str, float]:
+def f1_scores(pred: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     """Macro-F1 (unweighted mean over the classes present in y or pred) and Micro-F1 (= accuracy
     for single-label classification), as sklearn's f1_score computes them, in percent."""
     pred, y = np.asarray(pred), np.asarray(y)
@@ -94,12 +94,9 @@ def f1_scores(pred: np.ndarray, y: np.ndarray, num_classes: int) -> Dict[str, fl
 
 
 # ---- DBLP --------------------------------------------------------------------------------------
-def load_dblp_dynamic(root: Optional[str] = None, cache: Optional[str] = None, seed: int = 0,
-                      walks: Optional[dict] = None) -> DynamicGraph:
-    """DBLP's 27 cumulative snapshots (SpikeNet's grouping) with per-step DeepWalk features.
-
-    Features are computed once per snapshot on first use and cached (see deepwalk.py);
-    `walks` overrides the DeepWalk settings (deepwalk.DEFAULTS)."""
+def load_dblp_dynamic(root: Optional[str] = None, cache: Optional[str] = None, seed: int = 0) -> DynamicGraph:
+    """DBLP's 27 cumulative snapshots (SpikeNet's grouping) with per-step DeepWalk features,
+    computed once per snapshot on first use and cached (see deepwalk.py)."""
     from neurograph.data.deepwalk import DeepWalkFeatures
     folder = Path(root or default_data_root()) / "DBLP"
     files = [folder / "dblp.txt", folder / "node2label.txt"]
@@ -122,7 +119,7 @@ def load_dblp_dynamic(root: Optional[str] = None, cache: Optional[str] = None, s
     pairs, first = _first_appearance(np.array(src), np.array(dst), first)
     n = max(len(y), int(pairs.max()) + 1)
     graph = DynamicGraph("dblp", n, pairs, first, len(steps), None, 0, y, int(y.max()) + 1)
-    deepwalk = DeepWalkFeatures(graph, files[0], cache=cache, seed=seed, **(walks or {}))
+    deepwalk = DeepWalkFeatures(graph, files[0], cache=cache, seed=seed)
     graph.features, graph.num_features = deepwalk, deepwalk.dimensions
     return graph
 

@@ -53,7 +53,7 @@ def deploy(model, graph, cfg: RunConfig) -> dict:
     test = graph.masks["test"]
     energy = energy_report(fixed, counts, summary["graphs"], summary["host_work"], cfg.chip.name)
     steps = graph.num_snapshots
-    return {"deployed": f1_scores(pred[test], graph.y[test], graph.num_classes),
+    return {"deployed": f1_scores(pred[test], graph.y[test]),
             "agreement": summary["fidelity"]["spike_agreement"]["all"],
             "predictions_equal_pytorch": float(np.mean(pred == expected)),
             "chip_uj_per_snapshot": energy["chip_energy"]["total_pj"] / 1e6 / steps,

@@ -5,7 +5,7 @@ Per snapshot t, K latency steps of LIF neurons with reset by subtraction and lea
     u^1 <- lambda u^1 + W^1 s^L + F^1 x + b^1 - Vth s^1        (W^1: the feedback, "information compensation")
     u^l <- lambda u^l + Con(A_t, F^l s^(l-1)) + b^l - Vth s^l   (l = 2..L; Con: GCN-normalized aggregation)
 
-The steps follow the deployed network exactly (compile/export_dysign.py): every projection
+The steps follow the deployed network exactly (compile/export.py, export_dysign): every projection
 delivers one step later, a graph convolution is two hops (dense F^l -> relay -> graph A_t), and
 snapshots run back to back as windows of K input steps plus the 2L-step flush, with the
 membranes carried from one snapshot to the next and never reset. A spike sent in the last step
