@@ -89,3 +89,18 @@ def test_cli_points_dysign_training_to_the_demo_and_refuses_static_datasets(tmp_
     assert "neurograph demo --model dysign" in capsys.readouterr().err
     assert main(["demo", "--model", "dysign", "--dataset", "citeseer", "--out", str(tmp_path)]) != 0
     assert "dynamic graphs" in capsys.readouterr().err
+
+
+def test_dense_fed_population_shares_one_activation_scale():
+    """lif1 sums the input transform and the feedback: both quantized at the same scale K, each with the
+    exponent that fits its own mantissas, so m * 2**e = W * K up to rounding."""
+    _, cfg, _, net = exported()
+    fixed = quantize_network(fold_scales(net), cfg.quant.target_threshold, cfg.quant.headroom)
+    scale = fixed.metadata["quantization"]["lif1"]["activation_scale"]
+    assert fixed.population("lif1").threshold == round(cfg.model.threshold * scale)
+    for name in ("transform1", "compensation"):
+        m, e, w = fixed.projection(name).weight, fixed.projection(name).exponent, net.projection(name).weight
+        assert np.abs(m).max() > 127 // 2                             # at least half the mantissa range used
+        assert np.abs(m * 2.0 ** e - w * scale).max() <= 2.0 ** e / 2 + 1e-9
+    count = fixed.projection("count")
+    assert np.count_nonzero(count.weight) == count.weight.shape[0]    # the identity survives quantization
