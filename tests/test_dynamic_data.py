@@ -155,3 +155,26 @@ def test_no_future_snapshot_reaches_an_earlier_representation():
         m = min(a.num_targets, b.num_targets)
         assert torch.equal(ra[:3, :m], rb[:3, :m])
         assert not torch.equal(ra[3, :m], rb[3, :m])
+
+
+def test_a_target_keeps_its_sampled_neighbours_unless_new_edges_outrank_them():
+    """Bottom-k keys shared by the snapshots: from t to t+1 a target loses at most as many sampled
+    neighbours as it gained edges, so the batch's node set does not grow with every redraw."""
+    g = make_evolving_sbm(500, 4, 6, avg_degree=16, seed=5)
+    targets = torch.arange(0, 500, 10)
+    batch = DynamicNeighborSampler(g, (5, 2)).sample(targets, torch.Generator().manual_seed(2))
+    degree = np.stack([g.degrees(t) for t in range(6)])
+
+    def sampled(t, target):
+        ei, _ = batch.snapshots[t]
+        local = int((batch.nodes == target).nonzero())
+        src = ei[0][(ei[1] == local) & (ei[0] != ei[1])]
+        return set(batch.nodes[src].tolist())
+
+    lost = []
+    for t in range(5):
+        for v in targets.tolist():
+            before, after = sampled(t, v), sampled(t + 1, v)
+            assert len(before - after) <= degree[t + 1, v] - degree[t, v]
+            lost.append(len(before - after))
+    assert sum(lost) < 0.5 * sum(len(sampled(t, v)) for t in range(5) for v in targets.tolist())
