@@ -92,14 +92,15 @@ def demo(cfg: RunConfig, out: Path) -> dict:
     return summary
 
 
-def run(cfg: RunConfig, ratios, seeds, with_deploy: bool = True, progress: bool = True) -> list:
+def run(cfg: RunConfig, ratios, seeds, with_deploy: bool = True, progress: bool = True,
+        gradients=("implicit", "bptt")) -> list:
     from neurograph.data.dynamic import load_dynamic
     from neurograph.dynamic_train import train_dynamic
     from neurograph.models import build_model
     rows = []
     for ratio in ratios:
         for seed in seeds:
-            for gradient in ("implicit", "bptt"):
+            for gradient in gradients:
                 c = RunConfig.from_dict(cfg.to_dict())
                 c.data.train_ratio, c.data.seed, c.train.seed, c.model.gradient = ratio, seed, seed, gradient
                 c.check()
@@ -216,6 +217,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=d.train.batch_size)
     p.add_argument("--num-nodes", type=int, default=d.data.num_nodes, help="synthetic graph's nodes")
     p.add_argument("--snapshots", type=int, default=d.data.num_snapshots, help="synthetic graph's snapshots")
+    p.add_argument("--gradients", nargs="+", default=["implicit", "bptt"], choices=["implicit", "bptt"],
+                   help="which trainings to run (default: both)")
     p.add_argument("--no-deploy", action="store_true")
     p.add_argument("--scale", type=int, nargs="*", default=[],
                    help="also measure one batch's training memory on evolving block models of these node counts")
@@ -226,7 +229,7 @@ def main(argv=None) -> int:
     cfg.train.epochs, cfg.train.lr, cfg.train.batch_size = a.epochs, a.lr, a.batch_size
     cfg.model.hidden, cfg.model.num_steps = a.hidden, a.steps
     cfg.check()
-    rows = run(cfg, a.ratios, a.seeds, not a.no_deploy)
+    rows = run(cfg, a.ratios, a.seeds, not a.no_deploy, gradients=a.gradients)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python -m neurograph.experiments.dysign " + " ".join(sys.argv[1:] if argv is None else argv)
