@@ -13,11 +13,12 @@ the union over the snapshots, numbered in the order nodes are first sampled, so 
 reached at step t has no edge before t. A kept edge's GCN weight is scaled by
 (in-degree / kept), as the static sampler does (neurograph.sampling).
 
-Each batch draws one random key per edge and every snapshot keeps, per node, its present
-in-edges with the smallest keys (bottom-k sampling): a node keeps its sampled neighbours from
-one snapshot to the next unless a new edge outranks one, so the union over 27 snapshots stays
-close to one snapshot's sample instead of growing with every redraw -- and the choice at step t
-still depends only on the edges present at t.
+Each batch gives every edge a random key, a hash of the edge's endpoints and a per-batch salt,
+and every snapshot keeps, per node, its present in-edges with the smallest keys (bottom-k
+sampling): a node keeps its sampled neighbours from one snapshot to the next unless a new edge
+outranks one, so the union over 27 snapshots stays close to one snapshot's sample instead of
+growing with every redraw. A key depends on the edge alone, not on how many edges the graph
+will have, so the choice at step t depends only on the edges present at t.
 
 Snapshots must be cumulative (DynamicGraph's are): in each node's in-edge list, sorted by the
 step an edge appears at, snapshot t's edges are a prefix, so a step's degrees are all it needs.
@@ -68,6 +69,22 @@ def full_batch(graph: DynamicGraph, device="cpu") -> DynamicBatch:
                         torch.as_tensor(graph.y, device=device))
 
 
+def _int64(x: int) -> int:
+    """An unsigned 64-bit constant as the signed int64 torch multiplies with (wrapping)."""
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def edge_keys(edge_id: torch.Tensor, salt: int) -> torch.Tensor:
+    """Uniform keys in [0, 1) from edge ids and a salt (splitmix64's mixer, in wrapping int64)."""
+    def shr(z, k):                                     # logical shift right of a signed int64
+        return (z >> k) & ((1 << (64 - k)) - 1)
+    z = edge_id + _int64((salt * 0x9E3779B97F4A7C15) % (1 << 64))
+    z = (z ^ shr(z, 30)) * _int64(0xBF58476D1CE4E5B9)
+    z = (z ^ shr(z, 27)) * _int64(0x94D049BB133111EB)
+    z = z ^ shr(z, 31)
+    return shr(z, 11).to(torch.float64) / float(1 << 53)
+
+
 class DynamicNeighborSampler:
     def __init__(self, graph: DynamicGraph, hops: Sequence[int] = (5, 2), device="cpu"):
         """`hops`: in-edges kept per node, outward from the targets (SpikeNet's [5, 2])."""
@@ -80,7 +97,7 @@ class DynamicNeighborSampler:
         step = np.concatenate([graph.first_step, graph.first_step])
         order = np.lexsort((step, dst))                   # by target, then by the step an edge appears at
         self.src = torch.as_tensor(src[order], device=device)
-        self.num_edges = len(order)
+        self.edge_id = torch.as_tensor(src[order] * n + dst[order], device=device)
         dst_sorted, step_sorted = dst[order], step[order]
         self.rowptr = torch.as_tensor(np.concatenate([[0], np.cumsum(np.bincount(dst_sorted, minlength=n))]),
                                       device=device)
@@ -100,7 +117,8 @@ class DynamicNeighborSampler:
         local[targets] = torch.arange(len(targets), device=device)
         count = len(targets)
         snapshots = []
-        keys = torch.rand(self.num_edges, generator=generator, device=device)
+        salt = int(torch.randint(0, 1 << 62, (1,), generator=generator, device=device))
+        keys = edge_keys(self.edge_id, salt)
         for t in range(self.graph.num_snapshots):
             deg = self.degree[t]
             frontier, src_l, dst_l, w_l = targets, [], [], []
