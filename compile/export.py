@@ -28,11 +28,14 @@ def export_network(model, graph, config) -> Network:
     `graph` (the training graph) supplies the value ranges quantization needs and, for STFN,
     the statistics frozen into the network; the network itself holds no graph."""
     from neurograph.layers import GRAPH_CONV_DELAY
+    from neurograph.models.dysign import DySIGN
     from neurograph.models.gcsnn import GCSNN
 
+    if isinstance(model, DySIGN):
+        return export_dysign(model, graph, config)
     if not isinstance(model, GCSNN):
         raise IRError(f"cannot export {type(model).__name__}: only spiking models deploy to the chip "
-                      f"(supported: GCSNN, GASNN); ANN baselines are compared in the energy report instead")
+                      f"(supported: GCSNN, GASNN, DySIGN); ANN baselines are compared in the energy report instead")
     if GRAPH_CONV_DELAY != 2:
         raise IRError("the float model's graph-conv delay must equal the chip's two synaptic hops")
     input_seed = config.train.input_seed
@@ -155,20 +158,12 @@ def regression_host_stages(in_features: int, features: int, outputs: int, graphs
 
 def host_stages(model, num_classes: int) -> List[HostStage]:
     """The host's share of a deployment, with operations per unit of a sample."""
-    coding = model.cfg.coding
-    stages = [HostStage("encode_input", "per_inference", ["input"],
-                        {"random_draws" if coding == "bernoulli" else "fp32_add": 1, "compares": 1},
-                        f"{coding} spike coding of the nonzero node features, every input step",
-                        per="nonzero_input_step")]
     graphs = [f"aggregate{i}" for i in range(1, len(model.convs) + 1)]
+    stages = host_stages_for(model.cfg.coding, graphs)
     if model.aggregation_rule == "attention":
-        stages.append(HostStage("attention", "per_graph", graphs, {},
-                                "float pass over the sample's input that computes each layer's attention "
-                                "coefficients (the aggregation weights), per head", per="sample"))
-    else:
-        stages.append(HostStage("bind_graph", "per_graph", graphs, {"fp32_add": 1, "fp32_mult": 3},
-                                "GCN normalization of the sample's edges (degree count, two scalings) and "
-                                "quantization of each coefficient", per="edge"))
+        stages[-1] = HostStage("attention", "per_graph", graphs, {},
+                               "float pass over the sample's input that computes each layer's attention "
+                               "coefficients (the aggregation weights), per head", per="sample")
     stages.append(HostStage("decide_class", "per_inference", ["readout"], {"compares": num_classes - 1},
                             "argmax over the readout's membrane potentials", per="node"))
     return stages
@@ -235,3 +230,89 @@ def calibration_ops(model, graph, input_spikes: int) -> Dict[str, int]:
 
 def _ranges(trace: dict) -> dict:
     return {"max_abs_input": float(trace["max_abs_input"]), "max_abs_v": float(trace["max_abs_v"])}
+
+
+# ---- Dy-SIGN: a stream of snapshots with the membranes carried ---------------------------------
+def export_dysign(model, graph, config) -> Network:
+    """Dy-SIGN -> float IR (validated), calibrated on `graph` (a DynamicGraph, all its snapshots).
+
+        input --dense F1--> lif1 <--dense W1 (feedback)-- lifL
+        lif(l-1) --dense Fl--> relay_l --graph (gcn)--> lif_l          l = 2..L
+        lifL --dense identity--> readout (integrator: counts lifL's spikes)
+
+    Run the snapshots as one carried sequence (their samples: :func:`dysign_samples`); the host
+    turns the readout at the end of each window into that snapshot's spike counts and applies the
+    classifier (:func:`dysign_logits`)."""
+    from neurograph.data.dynamic_loader import full_batch
+    if model.decay != 1.0:
+        raise IRError(f"cannot export Dy-SIGN with leak {model.cfg.leak}: the readout counts spikes without "
+                      f"weighting them, which equals the weighted firing rate only for lambda = 1 (leak 0)")
+    input_seed = config.train.input_seed
+    model.eval()
+    model.inference_logits(full_batch(graph), input_seed, record=True)       # records the ranges quantization needs
+    cfg, h, L = model.cfg, model.cfg.hidden, model.cfg.layers
+
+    def weight(linear):
+        return linear.weight.detach().double().cpu().numpy().T.copy()
+
+    def lif(l):
+        return Population(f"lif{l}", "lif_subtract", h, threshold=cfg.threshold, leak=cfg.leak,
+                          bias=model.biases[l - 1].detach().double().cpu().numpy().copy(),
+                          calibration=_ranges(model.trace[f"lif{l}"]))
+
+    populations = [lif(1)]
+    projections = [Projection("transform1", "dense", "input", "lif1", weight(model.input_transform)),
+                   Projection("compensation", "dense", f"lif{L}", "lif1", weight(model.feedback))]
+    for l in range(2, L + 1):
+        populations += [Population(f"relay{l}", "relay", h), lif(l)]
+        projections += [Projection(f"transform{l}", "dense", f"lif{l - 1}", f"relay{l}", weight(model.transforms[l - 2])),
+                        Projection(f"aggregate{l}", "graph", f"relay{l}", f"lif{l}", rule=model.aggregation_rule)]
+    populations.append(Population("readout", "integrator", h, calibration=_ranges(model.trace["readout"])))
+    projections.append(Projection("count", "dense", f"lif{L}", "readout", np.eye(h)))
+    classes = model.classifier.out_features
+    host = host_stages_for(cfg.coding, [f"aggregate{l}" for l in range(2, L + 1)]) + [
+        HostStage("classify", "per_inference", ["readout"], {"fp32_add": h, "fp32_mac": h * classes},
+                  "per snapshot: the readout's spike counts (difference of the carried readout) through that "
+                  "snapshot's share of the classifier FC(||_t a_t), accumulated; argmax after the last", per="node")]
+    net = Network(domain="float", input=Input("input", graph.num_features, cfg.num_steps, cfg.coding, input_seed),
+                  populations=populations, projections=projections, readout=Readout("readout"), host=host,
+                  metadata={"config": config.to_dict(), "model": "DySIGN", "trained_on": graph.name,
+                            "aggregation": model.aggregation_rule, "snapshots": graph.num_snapshots})
+    if net.window_steps != model.window:
+        raise IRError(f"the exported window ({net.window_steps} steps) differs from the model's ({model.window})")
+    return validate(net)
+
+
+def host_stages_for(coding: str, graphs: List[str]) -> List[HostStage]:
+    """Encoding every input step and binding each new graph (GCN rule): the host's share per sample."""
+    return [HostStage("encode_input", "per_inference", ["input"],
+                      {"random_draws" if coding == "bernoulli" else "fp32_add": 1, "compares": 1},
+                      f"{coding} spike coding of the nonzero node features, every input step", per="nonzero_input_step"),
+            HostStage("bind_graph", "per_graph", graphs, {"fp32_add": 1, "fp32_mult": 3},
+                      "GCN normalization of the sample's edges (degree count, two scalings) and "
+                      "quantization of each coefficient", per="edge")]
+
+
+def dysign_samples(graph) -> List[Sample]:
+    """A DynamicGraph's snapshots as samples, in time order, on one node set (run them carried)."""
+    masks = {k: np.asarray(v, bool) for k, v in graph.masks.items()}
+    return [Sample(f"{graph.name}-t{t:02d}", graph.num_nodes, graph.edges(t).astype(np.int64),
+                   features=graph.features(t).astype(np.float64), labels=np.asarray(graph.y, np.int64), masks=masks)
+            for t in range(graph.num_snapshots)]
+
+
+def readout_unit(net: Network) -> float:
+    """What one spike of the counted population adds to the readout's membrane."""
+    from neurograph.compile.fixed_point import ACT_SHIFT, shift
+    pr = net.projection("count")
+    if net.domain == "float":
+        return float(np.asarray(pr.weight)[0, 0])
+    return float(int(shift(np.asarray(pr.weight, dtype=np.int64)[0, 0], pr.exponent)) << ACT_SHIFT)
+
+
+def dysign_logits(model, net: Network, readouts) -> np.ndarray:
+    """The host's classifier on a carried run's readouts (one per snapshot window): logits (N, C)."""
+    from neurograph.models.dysign import readout_counts
+    rates = readout_counts(readouts) / (readout_unit(net) * model.window)
+    with torch.no_grad():
+        return model.classify(torch.as_tensor(rates, dtype=torch.float32)).numpy()

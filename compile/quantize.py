@@ -22,6 +22,11 @@ the root weight through the ``self`` rule). Its integers are chosen together:
   its source sends; the graph-dependent int32 bounds are proven when a graph is bound
   (:func:`neurograph.compile.graphs.bind`).
 
+A population fed only by dense projections from spikes or the input (Dy-SIGN's first layer:
+input transform plus feedback; a readout counting spikes) gets the same activation scale K,
+the largest within its limits, and each projection j the exponent e_j that fits its mantissas,
+m_j = round(W_j * K / 2**e_j) (at least half the 8-bit range used).
+
 Anything that cannot fit raises IRError naming the population and the limit.
 """
 from __future__ import annotations
@@ -99,6 +104,9 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
     for pop in net.populations:
         if pop.neuron.forwards_input:       # relays: their width follows from the chains below
             continue
+        if all(pr.kind == "dense" for pr in net.incoming(pop.name)):
+            report[pop.name] = _quantize_dense_fed(net, pop, headroom, target_threshold)
+            continue
         chains = conv_chains(net, pop.name)
         # per chain: float weights, their full-range mantissa scale, the rule's scale, the source's scale
         parts = [(np.asarray(dense.weight, dtype=np.float64), RULES[graph.rule].bound, dense.source)
@@ -151,3 +159,28 @@ def quantize_network(net: Network, target_threshold: int = 4096, headroom: float
     net.domain = "fixed"
     net.metadata = {**net.metadata, "quantization": report}
     return validate(net)
+
+
+def _quantize_dense_fed(net: Network, pop, headroom: float, target_threshold: int) -> dict:
+    """One activation scale for every dense projection into `pop`; each projection its own exponent."""
+    scale = activation_scale_limit(pop, headroom, target_threshold)
+    exponents = {}
+    for pr in net.incoming(pop.name):
+        if pr.source != net.input.name and not net.population(pr.source).neuron.spiking:
+            raise IRError(f"projection {pr.name!r}: quantization assumes binary spikes into a dense projection, "
+                          f"but {pr.source!r} is not spiking")
+        w = np.asarray(pr.weight, dtype=np.float64)
+        peak = float(np.abs(w).max(initial=0.0))
+        mixed = bool(w.size and w.min() < 0 < w.max())
+        top = 127.0 if mixed else 255.0
+        exp = math.ceil(math.log2(scale * peak / top)) if peak > 0 else 0
+        lowest = MIXED_SIGN_MIN_EXP if mixed else WEIGHT_EXP_RANGE[0]
+        exp = max(exp, lowest)                 # small weights: fewer mantissa bits, never a wider exponent
+        if exp > WEIGHT_EXP_RANGE[1]:
+            raise IRError(f"projection {pr.name!r}: weights up to {peak:g} at activation scale {scale:g} need "
+                          f"exponent {exp}, beyond {WEIGHT_EXP_RANGE[1]}; lower quant.target_threshold")
+        pr.weight, pr.exponent = np.round(w * scale / 2.0 ** exp).astype(np.int64), exp
+        exponents[pr.name] = exp
+    pop.neuron.quantize(pop, scale)
+    return {"activation_scale": scale, "weight_exps": exponents,
+            "vth": pop.threshold if pop.neuron.spiking else None, "bias_exp": pop.bias_exp}

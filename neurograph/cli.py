@@ -1,6 +1,7 @@
 """neurograph command line: demo | train | compile | samples | simulate | report.
 
     neurograph demo                       train -> compile -> simulate -> report on Cora
+    neurograph demo --model dysign        Dy-SIGN on an evolving block model (or --dataset dblp), snapshots streamed on Lava
     neurograph train --dataset cora --out runs/cora/model.pt
     neurograph compile runs/cora/model.pt --out runs/cora     # network.npz + the training graph as samples.npz
     neurograph simulate runs/cora/network.npz --out runs/cora
@@ -26,9 +27,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prototype-seed", type=int, default=None,
                    help="synthetic: seed of the class feature prototypes, so graphs drawn with other seeds share them "
                         "(a family of graphs for inductive use; default: drawn with the graph)")
-    p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn", "hvsgnn"],
+    p.add_argument("--model", default=d.model.name, choices=["gcsnn", "gasnn", "hvsgnn", "dysign"],
                    help="spiking model to train and deploy (its ANN baseline, GCN or GAT, is trained beside it); "
-                        "hvsgnn: `demo` only, the HVS-GNN graph regression on spring networks with its A-GNN")
+                        "hvsgnn: `demo` only, the HVS-GNN graph regression on spring networks with its A-GNN; "
+                        "dysign: dynamic graphs, demo only")
     p.add_argument("--hidden", type=int, default=d.model.hidden, help="features per hidden layer (default: %(default)s)")
     p.add_argument("--layers", type=int, default=d.model.layers,
                    help="graph layers, the last feeds the readout (default: %(default)s)")
@@ -74,6 +76,9 @@ def _config(args) -> RunConfig:
     if args.model == "hvsgnn":
         raise UsageError("--model hvsgnn is a graph regression and runs whole with `neurograph demo --model hvsgnn` "
                          "(or python -m neurograph.experiments.hvsgnn); train/compile/simulate take node classifiers")
+    if args.model == "dysign":
+        raise UsageError("--model dysign trains on dynamic graphs: run `neurograph demo --model dysign` or "
+                         "`python -m neurograph.experiments.dysign`")
     cfg = RunConfig().with_model(args.model)
     cfg.data.name, cfg.data.prototype_seed = args.dataset, args.prototype_seed
     cfg.data.root = str(Path(args.data_root).resolve()) if args.data_root else None   # saved with the run: absolute
@@ -213,9 +218,45 @@ def demo_hvsgnn(args) -> None:
     print(f"  total time {time.perf_counter() - start:.0f} s; artifacts in {out}/")
 
 
+# `demo --model dysign`: options left at their defaults take these (a run of a few minutes on a CPU)
+DYSIGN_DEMO = {"dataset": "synthetic", "hidden": 32, "epochs": 15, "lr": 0.01, "batch_size": 128, "fanout": "5,2",
+               "steps": 5, "num_nodes": 600, "num_snapshots": 8}
+
+
+def _dysign_demo(args) -> None:
+    from neurograph.experiments.dysign import demo
+    plain = build_parser().parse_args(["demo"])
+    given = {k: getattr(args, k) for k in DYSIGN_DEMO if hasattr(args, k)}
+    use = {k: (DYSIGN_DEMO[k] if k in given and given[k] == getattr(plain, k) else given.get(k, DYSIGN_DEMO[k]))
+           for k in DYSIGN_DEMO}
+    if use["dataset"] not in ("synthetic", "dblp"):
+        raise UsageError(f"--model dysign runs on dynamic graphs: --dataset synthetic (an evolving block model) or "
+                         f"dblp, not {use['dataset']!r}")
+    cfg = RunConfig().with_model("dysign")
+    cfg.data.name, cfg.data.num_nodes, cfg.data.num_snapshots = use["dataset"], use["num_nodes"], use["num_snapshots"]
+    cfg.data.root = str(Path(args.data_root).resolve()) if args.data_root else None
+    cfg.model.hidden, cfg.model.num_steps, cfg.model.coding = use["hidden"], use["steps"], args.coding
+    t = cfg.train
+    t.epochs, t.lr, t.batch_size, t.fanout = use["epochs"], use["lr"], use["batch_size"], use["fanout"]
+    t.seed, t.device, cfg.chip.name = args.seed, args.device, args.chip
+    cfg.check()
+    out = _writable(args.out, is_file=False)
+    start = time.perf_counter()
+    s = demo(cfg, out)
+    f, d = s["float"]["test"], s["deployed"]
+    print("Summary")
+    print(f"  PyTorch float test Macro/Micro-F1     {f['macro_f1']:6.2f} / {f['micro_f1']:6.2f}")
+    print(f"  deployed on Lava test Macro/Micro-F1  {d['deployed']['macro_f1']:6.2f} / {d['deployed']['micro_f1']:6.2f}")
+    print(f"  Lava vs reference spike agreement     {100 * d['agreement']:6.2f}% over every snapshot, state carried")
+    print(f"  energy per snapshot: chip {d['chip_uj_per_snapshot']:,.1f} uJ + host {d['host_uj_per_snapshot']:,.1f} uJ")
+    print(f"  total time {time.perf_counter() - start:.0f} s; artifacts in {out}/")
+
+
 def cmd_demo(args) -> None:
     if args.model == "hvsgnn":
         return demo_hvsgnn(args)
+    if args.model == "dysign":
+        return _dysign_demo(args)
     from neurograph.compile.artifact import atomic_write_text
     from neurograph.pipeline import compile_checkpoint, train
     from neurograph.sim.report import render_markdown

@@ -13,7 +13,7 @@ from typing import Optional
 
 @dataclass
 class ModelConfig:
-    name: str = "gcsnn"            # spiking: gcsnn | gasnn; ANN baselines: gcn | gat
+    name: str = "gcsnn"            # spiking: gcsnn | gasnn | dysign (dynamic graphs); ANN baselines: gcn | gat
     hidden: int = 64
     layers: int = 2                # graph convolutions, the last one feeds the readout
     neuron: str = "if"             # if | lif
@@ -42,6 +42,10 @@ class ModelConfig:
     spiking_loss: float = 0.0
     payload_bits: int = 12
     init: str = "default"          # default (PyTorch's) | balanced (hidden currents scaled to the threshold)
+    # Dy-SIGN: "implicit" (gradients at the equilibrium, the paper's) or "bptt" (through every step,
+    # the SpikeNet-style baseline), and the fixed-point iterations of the implicit backward pass
+    gradient: str = "implicit"
+    implicit_iterations: int = 30
 
     def layer_sizes(self, num_features: int, num_classes: int):
         """(in, out) features of each graph layer: input -> hidden x (layers - 1) -> classes."""
@@ -66,6 +70,14 @@ MODEL_SETTINGS = {
     # fit worse)
     "hvsgnn": {"hidden": 32, "layers": 3, "num_steps": 4, "coding": "graded", "dropout": 0.0, "threshold": 0.25,
                "surrogate_width": 1.0},
+    # Dy-SIGN's paper defaults: hidden 128, lambda = 1 (LIF without leak, reset by subtraction), no
+    # dropout; K = 5 latency steps per snapshot (the paper does not state K; 5 keeps 27 snapshots cheap)
+    "dysign": {"hidden": 128, "neuron": "lif", "leak": 0.0, "num_steps": 5, "dropout": 0.0},
+}
+# Training settings in which a model differs from TrainConfig's defaults: Dy-SIGN's paper settings
+# (lr 1e-3, batch 1024 target nodes, 100 epochs) with SpikeNet's [5, 2] neighbour sampling.
+TRAIN_SETTINGS = {
+    "dysign": {"epochs": 100, "lr": 1e-3, "batch_size": 1024, "fanout": "5,2"},
 }
 
 
@@ -85,6 +97,10 @@ class DataConfig:
     # seed of the class feature prototypes; None: drawn with `seed` (one graph), an int: shared by
     # every graph made with it (a family of graphs for inductive use)
     prototype_seed: Optional[int] = None
+    # dynamic graphs (Dy-SIGN): the fraction of nodes that train (5 % validate, the rest test), and the
+    # snapshots of the synthetic evolving block model
+    train_ratio: float = 0.4
+    num_snapshots: int = 6
 
 
 @dataclass
@@ -122,8 +138,9 @@ class RunConfig:
     chip: ChipConfig = field(default_factory=ChipConfig)
 
     def with_model(self, name: str) -> "RunConfig":
-        """A copy of this run configuration for model `name`, with that model's MODEL_SETTINGS."""
-        return replace(self, model=replace(self.model, name=name, **MODEL_SETTINGS.get(name, {})))
+        """A copy of this run configuration for model `name`, with that model's MODEL_SETTINGS and TRAIN_SETTINGS."""
+        return replace(self, model=replace(self.model, name=name, **MODEL_SETTINGS.get(name, {})),
+                       train=replace(self.train, **TRAIN_SETTINGS.get(name, {})))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,8 +165,8 @@ class RunConfig:
         """Raise ConfigError naming the first setting out of range (and its command-line option)."""
         m, d, t, q = self.model, self.data, self.train, self.quant
         rules = [
-            ("model.name", "--model", m.name in ("gcsnn", "gasnn", "gcn", "gat", "hvsgnn"),
-             "one of gcsnn, gasnn, gcn, gat, hvsgnn"),
+            ("model.name", "--model", m.name in ("gcsnn", "gasnn", "gcn", "gat", "hvsgnn", "dysign"),
+             "one of gcsnn, gasnn, gcn, gat, hvsgnn, dysign"),
             ("model.hidden", "--hidden", _int(m.hidden) and m.hidden >= 1, "an integer >= 1"),
             ("model.layers", "--layers", _int(m.layers) and m.layers >= 1, "an integer >= 1"),
             ("model.num_steps", "--steps", _int(m.num_steps) and m.num_steps >= 1, "an integer >= 1"),
@@ -170,6 +187,12 @@ class RunConfig:
             ("model.attention_scores_from", "--attention-scores", m.attention_scores_from in ("running", "step"),
              "running or step"),
             ("model.init", "--init", m.init in ("default", "balanced"), "default or balanced"),
+            ("model.gradient", "", m.gradient in ("implicit", "bptt"), "implicit or bptt"),
+            ("model.implicit_iterations", "", _int(m.implicit_iterations) and m.implicit_iterations >= 0,
+             "an integer >= 0"),
+            ("model.layers", "--layers", m.name != "dysign" or m.layers >= 2,
+             "at least 2 for dysign (its feedback runs from the last layer to the first)"),
+            ("data.train_ratio", "", _real(d.train_ratio) and 0.0 < d.train_ratio < 0.95, "in (0, 0.95)"),
             ("model.surrogate_width", "", _real(m.surrogate_width) and m.surrogate_width > 0,
              "a positive number"),
             ("data.num_nodes", "--num-nodes", _int(d.num_nodes) and d.num_nodes >= 4 * d.num_classes,

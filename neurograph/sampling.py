@@ -38,23 +38,7 @@ class NeighborSampler:
 
     def _sample_in_edges(self, nodes: torch.Tensor, fanout: int, generator) -> tuple:
         """Up to `fanout` in-edges of each node: (edge ids into self.src, their target's position, scale)."""
-        counts = self.degree[nodes]
-        total = int(counts.sum())
-        device = nodes.device
-        if total == 0:
-            empty = torch.empty(0, dtype=torch.long, device=device)
-            return empty, empty, torch.empty(0, dtype=self.weight.dtype, device=device)
-        group = torch.repeat_interleave(torch.arange(len(nodes), device=device), counts)
-        offsets = torch.cumsum(counts, 0) - counts
-        edge = self.rowptr[nodes][group] + torch.arange(total, device=device) - offsets[group]
-        key = torch.rand(total, generator=generator, device=device)
-        order = torch.sort(key, stable=True).indices
-        order = order[torch.sort(group[order], stable=True).indices]            # by node, random within
-        rank = torch.arange(total, device=device) - offsets[group[order]]
-        keep = order[rank < fanout]
-        kept = torch.clamp(counts, max=fanout)
-        scale = (counts.to(self.weight.dtype) / kept.clamp(min=1).to(self.weight.dtype))[group[keep]]
-        return edge[keep], group[keep], scale
+        return pick_in_edges(self.rowptr[nodes], self.degree[nodes], fanout, generator, self.weight.dtype)
 
     def sample(self, seeds: torch.Tensor, generator: torch.Generator) -> GraphData:
         """The subgraph for `seeds`: hops sampled outward, hop 1 with fanouts[-1] (the last layer's)."""
@@ -86,6 +70,29 @@ class NeighborSampler:
                           edge_weight=edge_weight, masks={"train": train}, num_classes=g.num_classes)
         batch.nodes = nodes          # the batch's nodes in the full graph, seeds first
         return batch
+
+
+def pick_in_edges(starts: torch.Tensor, counts: torch.Tensor, fanout: int, generator, dtype,
+                  keys: torch.Tensor = None) -> tuple:
+    """Node i owns edge ids starts[i] .. starts[i] + counts[i] - 1; keep up to `fanout` of each node's,
+    drawn without replacement: the ones with the smallest random key, fresh keys unless `keys` (one per
+    edge id) are given. Returns (kept edge ids, the owner's position, in-degree / kept)."""
+    total = int(counts.sum())
+    device = counts.device
+    if total == 0:
+        empty = torch.empty(0, dtype=torch.long, device=device)
+        return empty, empty, torch.empty(0, dtype=dtype, device=device)
+    group = torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
+    offsets = torch.cumsum(counts, 0) - counts
+    edge = starts[group] + torch.arange(total, device=device) - offsets[group]
+    key = torch.rand(total, generator=generator, device=device) if keys is None else keys[edge]
+    order = torch.sort(key, stable=True).indices
+    order = order[torch.sort(group[order], stable=True).indices]            # by node, random within
+    rank = torch.arange(total, device=device) - offsets[group[order]]
+    keep = order[rank < fanout]
+    kept = torch.clamp(counts, max=fanout)
+    scale = (counts.to(dtype) / kept.clamp(min=1).to(dtype))[group[keep]]
+    return edge[keep], group[keep], scale
 
 
 def parse_fanout(text, layers: int) -> list:

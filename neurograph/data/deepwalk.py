@@ -1,0 +1,107 @@
+"""Per-snapshot DeepWalk features, as SpikeNet's generate_feature.py makes them, cached on disk.
+
+For each cumulative snapshot: uniform random walks from every node that has a neighbour
+(numpy, seeded by (seed, step)), then skip-gram word2vec (gensim, one worker, seeded) to
+128-dimensional embeddings. PyG's Node2Vec would need torch-cluster or pyg-lib, which
+do not install with this project's pinned torch; gensim does.
+
+The raw embeddings of step t are cached as ``step{t:02d}.npy`` under the user cache
+(:func:`neurograph.data.cache.cache_root`) in a folder keyed by the edge file's sha256 and
+the walk settings, written atomically under a lock; a step is computed the first time it
+is asked for. What the model sees: SpikeNet's standardisation of each step over all its
+values (of the nodes that have a neighbour), then mapped to firing probabilities
+0.5 + z / 6 clipped to [0, 1]; a node with no neighbour yet has no embedding and gets 0
+(no input spikes).
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from neurograph.data.cache import cache_root, raw_digest
+
+# modest walk counts (SpikeNet's script uses more walks): 28k nodes x 27 steps must fit a CPU budget
+DEFAULTS = {"dimensions": 128, "walks_per_node": 4, "walk_length": 20, "window": 5, "epochs": 1, "negative": 5}
+
+
+def random_walks(edges: np.ndarray, num_nodes: int, walks_per_node: int, walk_length: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Uniform random walks (walks, walk_length) from every node with a neighbour, `walks_per_node` each."""
+    src, dst = edges
+    order = np.argsort(src, kind="stable")
+    neighbours = dst[order]
+    rowptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=num_nodes))])
+    degree = np.diff(rowptr)
+    starts = np.repeat(np.flatnonzero(degree > 0), walks_per_node)
+    walks = np.empty((len(starts), walk_length), dtype=np.int64)
+    walks[:, 0] = cur = starts
+    for k in range(1, walk_length):
+        cur = neighbours[rowptr[cur] + (rng.random(len(cur)) * degree[cur]).astype(np.int64)]
+        walks[:, k] = cur
+    return walks
+
+
+class DeepWalkFeatures:
+    """features(t) -> (N, F) float32 firing probabilities of snapshot t; embeddings cached on disk."""
+
+    def __init__(self, graph, edge_file: Path, cache: Optional[str] = None, seed: int = 0, **settings):
+        unknown = set(settings) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown DeepWalk settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        self.graph, self.seed = graph, seed
+        self.settings = {**DEFAULTS, **settings}
+        self.dimensions = self.settings["dimensions"]
+        key = json.dumps({"seed": seed, **self.settings}, sort_keys=True)
+        digest = raw_digest(Path(edge_file).parent, [Path(edge_file).name])
+        tag = hashlib.sha256(key.encode()).hexdigest()[:8]
+        self.folder = cache_root(cache) / f"{graph.name}-deepwalk-{digest}-{tag}"
+        self.seconds: dict = {}          # step -> seconds spent computing it (cache misses only)
+
+    def embedding(self, t: int) -> np.ndarray:
+        """The raw DeepWalk embedding of snapshot t (N, dimensions), zeros for nodes without a neighbour."""
+        self.graph._check_step(t)
+        path = self.folder / f"step{t:02d}.npy"
+        if path.is_file():
+            return np.load(path)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.is_file():                  # another process may have made it meanwhile
+                start = time.perf_counter()
+                emb = self._fit(t)
+                tmp = self.folder / f".step{t:02d}.{os.getpid()}.npy"
+                np.save(tmp, emb)
+                os.replace(tmp, path)
+                self.seconds[t] = time.perf_counter() - start
+                (self.folder / "settings.json").write_text(json.dumps({"seed": self.seed, **self.settings}))
+        return np.load(path)
+
+    def _fit(self, t: int) -> np.ndarray:
+        from gensim.models import Word2Vec
+        s, n = self.settings, self.graph.num_nodes
+        walks = random_walks(self.graph.edges(t), n, s["walks_per_node"], s["walk_length"],
+                             np.random.default_rng([self.seed, t]))
+        model = Word2Vec([[str(v) for v in w] for w in walks.tolist()], vector_size=s["dimensions"],
+                         window=s["window"], min_count=0, sg=1, negative=s["negative"], epochs=s["epochs"],
+                         workers=1, seed=self.seed + t)        # one worker: gensim is deterministic only so
+        emb = np.zeros((n, s["dimensions"]), dtype=np.float32)
+        nodes = np.array([int(k) for k in model.wv.index_to_key], dtype=np.int64)
+        emb[nodes] = model.wv.vectors
+        return emb
+
+    def __call__(self, t: int) -> np.ndarray:
+        emb = self.embedding(t)
+        present = np.abs(emb).sum(axis=1) > 0
+        x = np.zeros_like(emb)
+        if present.any():
+            z = emb[present]
+            z = (z - z.mean()) / max(float(z.std()), 1e-12)
+            x[present] = np.clip(0.5 + z / 6.0, 0.0, 1.0)
+        return x

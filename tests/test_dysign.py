@@ -1,0 +1,141 @@
+"""Dy-SIGN in PyTorch: the implicit gradient at the equilibrium, memory against BPTT, training."""
+import numpy as np
+import pytest
+import torch
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+from neurograph.config import ConfigError, RunConfig
+from neurograph.data.dynamic import make_evolving_sbm
+from neurograph.data.dynamic_loader import DynamicNeighborSampler, full_batch
+from neurograph.models import build_model
+from neurograph.models.dysign import DySIGN
+
+
+def tiny_model(hidden=4, layers=2, iterations=60):
+    cfg = RunConfig().with_model("dysign").model
+    cfg.hidden, cfg.layers, cfg.implicit_iterations = hidden, layers, iterations
+    torch.manual_seed(3)
+    model = DySIGN(cfg, num_snapshots=1, num_features=5, num_classes=2).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.25)
+        for b in model.biases:
+            b.fill_(0.5)                    # rates inside (0, 1): the map is smooth there
+    return model
+
+
+def tiny_graph(n=6):
+    edges = torch.tensor([[0, 1, 1, 2, 3, 4, 2, 5], [1, 0, 2, 1, 4, 3, 5, 2]])
+    ei, ew = gcn_norm(edges, None, num_nodes=n, add_self_loops=True)
+    return ei, ew.double()
+
+
+def fixed_point(model, x_mean, graph, iterations=400):
+    with torch.no_grad():
+        a = torch.full((x_mean.shape[0], model.cfg.layers * model.cfg.hidden), 0.5, dtype=torch.float64)
+        for _ in range(iterations):
+            a = model.equilibrium_map(a, x_mean, graph)
+    return a
+
+
+def loss_at_equilibrium(model, x_mean, graph, weights):
+    h = model.cfg.hidden
+    a = fixed_point(model, x_mean, graph)
+    return float((weights * a[:, -h:]).sum())
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_implicit_gradient_matches_finite_differences_of_the_equilibrium(layers):
+    """dL/dtheta from the implicit backward pass at a* equals the finite-difference slope of L(a*(theta)),
+    a* solved to convergence; without the fixed-point solve (0 iterations) it does not."""
+    model = tiny_model(layers=layers)
+    graph = tiny_graph()
+    x_mean = torch.as_tensor(np.random.default_rng(0).random((6, 5)))
+    weights = torch.as_tensor(np.random.default_rng(1).normal(size=(6, model.cfg.hidden)))
+    a = fixed_point(model, x_mean, graph)
+    assert ((a > 0.02) & (a < 0.98)).all()                      # unclamped: differentiable
+    assert torch.allclose(model.equilibrium_map(a, x_mean, graph), a, atol=1e-12)
+    probes = [(model.input_transform.weight, (0, 0)), (model.feedback.weight, (1, 2)),
+              (model.transforms[0].weight, (2, 3)), (model.biases[1], (0,)), (model.biases[0], (3,))]
+
+    def implicit_grads():
+        model.zero_grad()
+        (weights * model.implicit_rates(a, x_mean, graph)[:, -model.cfg.hidden:]).sum().backward()
+        return [float(p.grad[i]) for p, i in probes]
+
+    grads = implicit_grads()
+    eps = 1e-6
+    for (p, i), g in zip(probes, grads):
+        with torch.no_grad():
+            p[i] += eps
+            up = loss_at_equilibrium(model, x_mean, graph, weights)
+            p[i] -= 2 * eps
+            down = loss_at_equilibrium(model, x_mean, graph, weights)
+            p[i] += eps
+        assert g == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+    model.cfg.implicit_iterations = 0
+    assert not np.allclose(implicit_grads(), grads, rtol=1e-2)
+
+
+def test_simulated_rates_approach_the_equilibrium_as_k_grows():
+    """The K-step LIF rates are the fixed point's estimate: their distance to f(rates) shrinks with K."""
+    g = make_evolving_sbm(200, 3, 1, seed=0)
+    batch = full_batch(g)
+    distances = []
+    for k in (4, 64):
+        cfg = RunConfig().with_model("dysign").model
+        cfg.hidden, cfg.num_steps, cfg.coding = 16, k, "deterministic"
+        torch.manual_seed(0)
+        model = build_model(cfg, g)
+        with torch.no_grad():
+            model.biases[0].fill_(0.2)
+            rates, x_mean, _ = model.simulate(batch, model.deployed_spikes(batch, 0))[0]
+            distances.append(float((model.equilibrium_map(rates, x_mean, batch.snapshots[0]) - rates).abs().mean()))
+    assert distances[1] < 0.5 * distances[0]
+
+
+def saved_bytes(model, batch):
+    from neurograph.dynamic_train import autograd_bytes
+    return autograd_bytes(lambda: model.train_logits(batch, 0, 0).sum())
+
+
+def test_implicit_training_memory_is_flat_in_k_and_below_bptt():
+    g = make_evolving_sbm(400, 4, 4, seed=0)
+    batch = DynamicNeighborSampler(g, (5, 2)).sample(torch.arange(64), torch.Generator().manual_seed(0))
+    sizes = {}
+    for gradient in ("implicit", "bptt"):
+        for k in (4, 8):
+            cfg = RunConfig().with_model("dysign").model
+            cfg.hidden, cfg.num_steps, cfg.gradient = 32, k, gradient
+            torch.manual_seed(0)
+            sizes[gradient, k] = saved_bytes(build_model(cfg, g), batch)
+    assert sizes["implicit", 4] == sizes["implicit", 8]            # no activation kept per step
+    assert sizes["bptt", 8] > 1.3 * sizes["bptt", 4]
+    assert sizes["implicit", 4] < 0.6 * sizes["bptt", 4]
+
+
+@pytest.mark.parametrize("gradient", ["implicit", "bptt"])
+def test_training_learns_an_evolving_block_model(gradient):
+    from neurograph.dynamic_train import train_dynamic
+    cfg = RunConfig().with_model("dysign")
+    cfg.model.hidden, cfg.model.gradient = 32, gradient
+    cfg.data.name, cfg.data.num_nodes, cfg.data.num_snapshots = "synthetic", 400, 4
+    cfg.train.epochs, cfg.train.lr, cfg.train.batch_size, cfg.train.fanout = 8, 0.01, 64, "5,2"
+    from neurograph.data.dynamic import load_dynamic
+    graph = load_dynamic(cfg.data)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, graph)
+    result = train_dynamic(model, graph, cfg, progress=False)
+    assert result.f1["test"]["micro_f1"] > 45.0                    # 4 classes: chance is 25 %
+    assert len(result.history) == 8 and result.seconds_per_epoch > 0
+
+
+def test_dysign_settings_are_checked():
+    cfg = RunConfig().with_model("dysign")
+    cfg.model.layers = 1
+    with pytest.raises(ConfigError, match="at least 2 for dysign"):
+        cfg.check()
+    cfg = RunConfig().with_model("dysign")
+    cfg.model.gradient = "adjoint"
+    with pytest.raises(ConfigError, match="implicit or bptt"):
+        cfg.check()
