@@ -33,7 +33,7 @@ def _group_alive(pgid: int) -> bool:
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_lava_run_leaves_nothing_behind(tmp_path, signum, code):
     net = feedback_network()
-    net.input.num_steps = 4000                 # long enough to be interrupted inside the Lava run
+    net.input.num_steps = 40000                # long enough (minutes) to be interrupted inside the Lava run
     save_network(net, tmp_path / "network.npz")
     save_samples(snapshots(count=1), tmp_path / "samples.npz")
     before = _shm_entries()
