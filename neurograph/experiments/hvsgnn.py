@@ -149,7 +149,7 @@ def table(rows: list, meta: dict) -> str:
             host = row["deployed"]["energy_per_graph_pj"]["host"]
             lines.append(f"| {row['name']} | " + " | ".join(f"{(s[f'{k:g}x'] + host) / 1e6:.3f} uJ"
                                                               for k in GRADED_COST_FACTORS) + " |")
-        lines += ["", "Verdicts against the fair ANN, host work included:", ""]
+        lines += ["", "Verdicts against the fair ANN, host work included (totals over all test graphs):", ""]
         lines += [f"- {r['name']}: {r['deployed']['verdict']}" for r in deployed]
     lines += ["", "What runs where: the chip runs the three SAGE layers (two chains each: dense transform -> "
                   "relay -> mean or self aggregation), the boundary neurons and the readout integrator; the "
@@ -230,7 +230,12 @@ def main(argv=None) -> int:
     p.add_argument("--spiking-loss", type=float, default=0.5, help="beta_L of the spiking-loss row")
     p.add_argument("--graphs-per-run", type=int, default=100)
     p.add_argument("--no-lava", action="store_true", help="train and score the float models only")
+    p.add_argument("--render", action="store_true", help="only rewrite --out from its .json (no training)")
     args = p.parse_args(argv)
+    if args.render:
+        recorded = json.loads(Path(str(args.out) + ".json").read_text())
+        Path(args.out).write_text(table(recorded["rows"], recorded["meta"]))
+        return 0
     torch.set_num_threads(1)
     begin = time.time()
     log = lambda s: print(s, flush=True)                      # noqa: E731
