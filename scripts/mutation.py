@@ -1,0 +1,254 @@
+"""Mutation testing with cosmic-ray, per module group (`make mutation`; not part of CI).
+
+For each group of scripts/mutation.toml: `cosmic-ray init` over the group's modules, skip the operators
+not listed and all but a deterministic sample of the rest, `cosmic-ray baseline` (the group's tests must
+pass unmutated), `cosmic-ray exec` (mutates the files IN PLACE, one mutant at a time, restoring each),
+then the report benchmarks/results/mutation.json and mutation.md with the score per module. Surviving
+mutants listed in scripts/mutation_equivalents.toml (module, original line, mutated line, reason) count
+as equivalent, not as survivors.
+
+    python scripts/mutation.py                      # every group
+    python scripts/mutation.py --group counters     # the groups whose name contains 'counters'
+    python scripts/mutation.py --report-only        # rewrite the report from the session databases
+    python scripts/mutation.py --before OLD.json    # the report also shows OLD.json's scores
+
+The mutated modules must be unchanged from git HEAD before the run (the script checks `git diff`
+before and after: cosmic-ray restores every file, so a run never leaves a mutant behind).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import toml
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "scripts" / "mutation.toml"
+EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.toml"
+SESSIONS = ROOT / ".mutation"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def module_files(modules) -> list:
+    files = []
+    for m in modules:
+        path = ROOT / m
+        files += sorted(p.relative_to(ROOT).as_posix() for p in path.rglob("*.py")) if path.is_dir() else [m]
+    return files
+
+
+def check_clean(files) -> None:
+    """Refuse to run (or report a leftover mutant) when a mutated module differs from git HEAD."""
+    dirty = subprocess.run(["git", "diff", "--name-only", "HEAD", "--", *files], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    if dirty:
+        sys.exit(f"mutation: modules differ from git HEAD, commit or stash them first: {dirty}")
+
+
+def check_mutants_reach_pytest() -> None:
+    """compile/ and sim/ import as neurograph.compile / neurograph.sim: the files mutated here must be the
+    ones the tests import (an editable install of THIS tree), or every mutant would survive."""
+    code = "import neurograph.compile.ir as m, neurograph.sim.reference as r; print(m.__file__); print(r.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for path, expected in zip(out.split(), ("compile/ir.py", "sim/reference.py")):
+        if Path(path).resolve() != (ROOT / expected).resolve():
+            sys.exit(f"mutation: tests would import {path}, not {ROOT / expected}; "
+                     f"pip install -e this tree first")
+
+
+def sample_key(mutation) -> str:
+    return hashlib.sha1(f"{Path(mutation.module_path).as_posix()}:{mutation.operator_name}:"
+                        f"{mutation.occurrence}".encode()).hexdigest()
+
+
+def select(db_path: Path, operators: list, sample: int) -> tuple:
+    """Skip the mutants of unlisted operators and all but the first `sample` by sample_key; returns
+    (mutants with a listed operator, mutants kept)."""
+    allowed = re.compile("|".join(f"(?:{o})$" for o in operators))
+    with use_db(str(db_path), WorkDB.Mode.open) as db:
+        items = list(db.pending_work_items)
+        listed = [it for it in items if allowed.match(it.mutations[0].operator_name)]
+        kept = {it.job_id for it in sorted(listed, key=lambda it: sample_key(it.mutations[0]))[:sample]}
+        skipped = [it.job_id for it in items if it.job_id not in kept]
+        db.set_multiple_results(skipped, WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED))
+    return len(listed), len(kept)
+
+
+def changed_lines(diff: str) -> tuple:
+    """(original line, mutated line) of a one-line mutant's unified diff, stripped."""
+    minus = [l[1:].strip() for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+    plus = [l[1:].strip() for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    return " / ".join(minus), " / ".join(plus)
+
+
+def load_equivalents() -> list:
+    if not EQUIVALENTS.exists():
+        return []
+    return toml.loads(EQUIVALENTS.read_text()).get("equivalent", [])
+
+
+def run_group(group: dict, cfg: dict) -> dict:
+    name, files = group["name"], module_files(group["modules"])
+    tests = group["tests"]
+    missing = [t for t in tests if not (ROOT / t).exists()]
+    if missing:
+        sys.exit(f"mutation: group {name!r} lists missing tests {missing}")
+    pytest = cfg["pytest"].replace("python", shlex.quote(sys.executable), 1)
+    session = {"module-path": files, "timeout": cfg["timeout"], "excluded-modules": [],
+               "test-command": f"{pytest} {' '.join(tests)}", "distributor": {"name": "local"}}
+    SESSIONS.mkdir(exist_ok=True)
+    config_path, db_path = SESSIONS / f"{slug(name)}.toml", SESSIONS / f"{slug(name)}.sqlite"
+    config_path.write_text(toml.dumps({"cosmic-ray": session}))
+    db_path.unlink(missing_ok=True)
+    cr = [sys.executable, "-m", "cosmic_ray.cli"]
+    subprocess.run([*cr, "init", str(config_path), str(db_path)], cwd=ROOT, check=True)
+    listed, kept = select(db_path, cfg["operators"], group["sample"])
+    print(f"[{name}] {kept} of {listed} mutants (listed operators) in {len(files)} modules", flush=True)
+    start = time.monotonic()
+    if subprocess.run([*cr, "baseline", str(config_path)], cwd=ROOT).returncode != 0:
+        sys.exit(f"mutation: the tests of group {name!r} fail without any mutant: {session['test-command']}")
+    subprocess.run([*cr, "exec", str(config_path), str(db_path)], cwd=ROOT, check=True)
+    meta = {"listed": listed, "sampled": kept, "wall_s": round(time.monotonic() - start, 1)}
+    (SESSIONS / f"{slug(name)}.json").write_text(json.dumps(meta))
+    return meta
+
+
+def group_report(group: dict, equivalents: list) -> dict:
+    name = group["name"]
+    meta = json.loads((SESSIONS / f"{slug(name)}.json").read_text())
+    modules, survivors, equivalent_found = {}, [], []
+    with use_db(str(SESSIONS / f"{slug(name)}.sqlite"), WorkDB.Mode.open) as db:
+        done = list(db.completed_work_items)
+    for item, result in done:
+        if result.worker_outcome == WorkerOutcome.SKIPPED:
+            continue
+        mutation = item.mutations[0]
+        module = Path(mutation.module_path).as_posix()
+        row = modules.setdefault(module, {"mutants": 0, "killed": 0, "survived": 0, "equivalent": 0,
+                                          "incompetent": 0})
+        row["mutants"] += 1
+        if result.test_outcome == TestOutcome.KILLED:
+            row["killed"] += 1
+            continue
+        if result.test_outcome != TestOutcome.SURVIVED:         # could not be applied or run
+            row["incompetent"] += 1
+            continue
+        original, mutated = changed_lines(result.diff or "")
+        entry = {"module": module, "line": mutation.start_pos[0], "operator": mutation.operator_name,
+                 "original": original, "mutated": mutated}
+        match = next((e for e in equivalents if e["module"] == module and e["original"] == original
+                      and e["mutated"] == mutated), None)
+        if match:
+            row["equivalent"] += 1
+            equivalent_found.append({**entry, "reason": match["reason"]})
+        else:
+            row["survived"] += 1
+            survivors.append(entry)
+    for row in modules.values():
+        scored = row["killed"] + row["survived"]
+        row["score"] = round(row["killed"] / scored, 4) if scored else None
+    totals = {k: sum(r[k] for r in modules.values()) for k in ("mutants", "killed", "survived", "equivalent",
+                                                                 "incompetent")}
+    scored = totals["killed"] + totals["survived"]
+    totals["score"] = round(totals["killed"] / scored, 4) if scored else None
+    return {"name": name, "target": group.get("target"), "tests": group["tests"], **meta, "totals": totals,
+            "modules": dict(sorted(modules.items())),
+            "survivors": sorted(survivors, key=lambda s: (s["module"], s["line"])),
+            "equivalents": sorted(equivalent_found, key=lambda s: (s["module"], s["line"]))}
+
+
+def pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def markdown(report: dict, before: dict | None) -> str:
+    old = {}
+    for g in (before or {}).get("groups", []):
+        old[g["name"]] = g["totals"]["score"]
+        old.update({m: r["score"] for m, r in g["modules"].items()})
+    lines = [f"# Mutation score ({report['tool']})", "",
+             f"Command: `{report['command']}` on {report['machine']}, {report['date']}; "
+             f"{report['wall_s'] / 60:.0f} min in all. Score = killed / (killed + survived), equivalent mutants "
+             f"left out; a deterministic sample of each group's mutants (scripts/mutation.toml)."
+             + (f" 'Before': {before['label']}." if before else ""), "",
+             "| group / module | mutants | killed | survived | equivalent | score | before | target |",
+             "|---|---|---|---|---|---|---|---|"]
+    for g in report["groups"]:
+        t = g["totals"]
+        lines.append(f"| **{g['name']}** ({g['sampled']} of {g['listed']}) | {t['mutants']} | {t['killed']} | "
+                     f"{t['survived']} | {t['equivalent']} | **{pct(t['score'])}** | {pct(old.get(g['name']))} | "
+                     f"{pct(g['target']) if g['target'] else '-'} |")
+        for m, r in g["modules"].items():
+            lines.append(f"| {m} | {r['mutants']} | {r['killed']} | {r['survived']} | {r['equivalent']} | "
+                         f"{pct(r['score'])} | {pct(old.get(m))} | |")
+    lines += ["", "## Equivalent mutants", "", "| module:line | change | reason |", "|---|---|---|"]
+    for g in report["groups"]:
+        for e in g["equivalents"]:
+            lines.append(f"| {e['module']}:{e['line']} | `{e['original']}` -> `{e['mutated']}` | {e['reason']} |")
+    lines += ["", "## Surviving mutants", "", "| module:line | change |", "|---|---|"]
+    for g in report["groups"]:
+        for s in g["survivors"]:
+            lines.append(f"| {s['module']}:{s['line']} | `{s['original']}` -> `{s['mutated']}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--group", default="", help="run only the groups whose name contains this")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--before", type=Path, help="an earlier mutation.json whose scores the table shows")
+    parser.add_argument("--out", default="mutation", help="report name under benchmarks/results/")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cfg = toml.loads(CONFIG.read_text())
+    groups = [g for g in cfg["group"] if args.group in g["name"]]
+    start = time.monotonic()
+    if not args.report_only:
+        files = [f for g in groups for f in module_files(g["modules"])]
+        check_clean(files)
+        check_mutants_reach_pytest()
+        for group in groups:
+            run_group(group, cfg)
+        check_clean(files)
+    equivalents = load_equivalents()
+    from importlib.metadata import version
+    report = {"tool": f"cosmic-ray {version('cosmic-ray')}",
+              "command": "make mutation" if not args.group else f"python scripts/mutation.py --group {args.group!r}",
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
+                         f"{platform.python_version()}",
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                       text=True).stdout.strip(),
+              "groups": [group_report(g, equivalents) for g in groups]}
+    report["wall_s"] = sum(g["wall_s"] for g in report["groups"])
+    before = None
+    if args.before:
+        before = json.loads(args.before.read_text())
+        before["label"] = f"{args.before.name} (commit {before.get('commit', '?')})"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / f"{args.out}.md").write_text(markdown(report, before))
+    for g in report["groups"]:
+        print(f"{g['name']}: {pct(g['totals']['score'])} ({g['totals']['killed']} killed, "
+              f"{g['totals']['survived']} survived, {g['totals']['equivalent']} equivalent)")
+    print(f"report: {RESULTS / args.out}.md ({(time.monotonic() - start) / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
