@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -123,7 +124,17 @@ def run_group(group: dict, cfg: dict) -> dict:
     start = time.monotonic()
     if subprocess.run([*cr, "baseline", str(config_path)], cwd=ROOT).returncode != 0:
         sys.exit(f"mutation: the tests of group {name!r} fail without any mutant: {session['test-command']}")
-    subprocess.run([*cr, "exec", str(config_path), str(db_path)], cwd=ROOT, check=True)
+    exec_ = subprocess.Popen([*cr, "exec", str(config_path), str(db_path)], cwd=ROOT)
+    try:
+        if exec_.wait() != 0:
+            sys.exit(f"mutation: cosmic-ray exec failed for group {name!r}")
+    except KeyboardInterrupt:          # let cosmic-ray put the mutated file back before stopping
+        try:
+            exec_.wait(timeout=10)         # Ctrl-C reached it too
+        except subprocess.TimeoutExpired:
+            exec_.send_signal(signal.SIGINT)
+            exec_.wait()
+        raise
     meta = {"listed": listed, "sampled": kept, "wall_s": round(time.monotonic() - start, 1)}
     (SESSIONS / f"{slug(name)}.json").write_text(json.dumps(meta))
     return meta
@@ -216,6 +227,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="mutation", help="report name under benchmarks/results/")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)     # `kill` stops like Ctrl-C: files restored
     cfg = toml.loads(CONFIG.read_text())
     groups = [g for g in cfg["group"] if args.group in g["name"]]
     start = time.monotonic()
