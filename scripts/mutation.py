@@ -9,6 +9,7 @@ as equivalent, not as survivors.
 
     python scripts/mutation.py                      # every group
     python scripts/mutation.py --group counters     # the groups whose name contains 'counters'
+    python scripts/mutation.py --limit 50           # the first 50 of each group's sample
     python scripts/mutation.py --report-only        # rewrite the report from the session databases
     python scripts/mutation.py --before OLD.json    # the report also shows OLD.json's scores
 
@@ -104,22 +105,23 @@ def load_equivalents() -> list:
     return toml.loads(EQUIVALENTS.read_text()).get("equivalent", [])
 
 
-def run_group(group: dict, cfg: dict) -> dict:
+def run_group(group: dict, cfg: dict, limit: int | None = None) -> dict:
     name, files = group["name"], module_files(group["modules"])
     tests = group["tests"]
     missing = [t for t in tests if not (ROOT / t).exists()]
     if missing:
         sys.exit(f"mutation: group {name!r} lists missing tests {missing}")
     pytest = cfg["pytest"].replace("python", shlex.quote(sys.executable), 1)
+    marks = shlex.quote(group.get("marks", cfg["marks"]))
     session = {"module-path": files, "timeout": cfg["timeout"], "excluded-modules": [],
-               "test-command": f"{pytest} {' '.join(tests)}", "distributor": {"name": "local"}}
+               "test-command": f"{pytest} -m {marks} {' '.join(tests)}", "distributor": {"name": "local"}}
     SESSIONS.mkdir(exist_ok=True)
     config_path, db_path = SESSIONS / f"{slug(name)}.toml", SESSIONS / f"{slug(name)}.sqlite"
     config_path.write_text(toml.dumps({"cosmic-ray": session}))
     db_path.unlink(missing_ok=True)
     cr = [sys.executable, "-m", "cosmic_ray.cli"]
     subprocess.run([*cr, "init", str(config_path), str(db_path)], cwd=ROOT, check=True)
-    listed, kept = select(db_path, cfg["operators"], group["sample"])
+    listed, kept = select(db_path, cfg["operators"], min(group["sample"], limit or group["sample"]))
     print(f"[{name}] {kept} of {listed} mutants (listed operators) in {len(files)} modules", flush=True)
     start = time.monotonic()
     if subprocess.run([*cr, "baseline", str(config_path)], cwd=ROOT).returncode != 0:
@@ -221,27 +223,32 @@ def markdown(report: dict, before: dict | None) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--group", default="", help="run only the groups whose name contains this")
+    parser.add_argument("--group", action="append", help="run only the groups whose name contains this "
+                                                         "(repeatable)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--before", type=Path, help="an earlier mutation.json whose scores the table shows")
     parser.add_argument("--out", default="mutation", help="report name under benchmarks/results/")
+    parser.add_argument("--limit", type=int, help="at most this many mutants per group: the first of each "
+                                                  "group's sample (a smaller deterministic sample)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     signal.signal(signal.SIGTERM, signal.default_int_handler)     # `kill` stops like Ctrl-C: files restored
     cfg = toml.loads(CONFIG.read_text())
-    groups = [g for g in cfg["group"] if args.group in g["name"]]
+    groups = [g for g in cfg["group"] if not args.group or any(part in g["name"] for part in args.group)]
     start = time.monotonic()
     if not args.report_only:
         files = [f for g in groups for f in module_files(g["modules"])]
         check_clean(files)
         check_mutants_reach_pytest()
         for group in groups:
-            run_group(group, cfg)
+            run_group(group, cfg, args.limit)
         check_clean(files)
     equivalents = load_equivalents()
     from importlib.metadata import version
     report = {"tool": f"cosmic-ray {version('cosmic-ray')}",
-              "command": "make mutation" if not args.group else f"python scripts/mutation.py --group {args.group!r}",
+              "command": "make mutation" if not (args.group or args.limit) else
+                         "python scripts/mutation.py" + "".join(f" --group {shlex.quote(g)}" for g in args.group or [])
+                         + (f" --limit {args.limit}" if args.limit else ""),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
                          f"{platform.python_version()}",
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
