@@ -1,0 +1,377 @@
+"""Fixed-point rules pinned with data where they matter (issue 17): negative values for rounding toward
+zero, values on both sides of every wrap, saturation and bit-width boundary, adversarial weights for the
+payload width, and a quantization worked through by hand. Expected values come from the documented rule
+(../shared/notes/lava-fixed-point.md), computed here with plain Python integers, never from the code."""
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from neurograph.compile.fixed_point import (effective_bias, input_current, lava_weights, saturate_voltage, shift,
+                                            stored_weight_factor, trunc_decay)
+from neurograph.compile.graphs import bind
+from neurograph.compile.ir import Input, IRError, Network, Population, Projection, Readout, validate
+from neurograph.compile.kinds import get_kind
+from neurograph.compile.quantize import quantize_network
+from neurograph.compile.samples import Sample
+
+TWO23 = 1 << 23
+
+
+def toward_zero(x: int, factor: int) -> int:
+    """x * factor / 4096 rounded toward zero, in exact rationals."""
+    return math.trunc(Fraction(x * factor, 4096))
+
+
+# ---- fixed_point.py ------------------------------------------------------------------------------
+def test_decay_rounds_toward_zero_for_negative_and_positive_values():
+    x = [-1001, 1001, -4097, 4097, -1, 1, 0, -TWO23 + 1]
+    for factor in (3072, 4095, 1, 4096):
+        assert trunc_decay(np.array(x), factor).tolist() == [toward_zero(v, factor) for v in x]
+    assert trunc_decay(np.array([-1001]), 3072)[0] == -750          # floor would give -751
+
+
+def test_input_current_wraps_into_the_24_bit_range_and_counts_each_wrap():
+    # u = a << 6 lands in (-2**23, 2**23]: 2**23 itself stays, -2**23 becomes +2**23 (Lava's two corrections)
+    a = np.array([[2 ** 17, -(2 ** 17), 2 ** 17 + 5, -(2 ** 17) - 5, 2 ** 17 - 1, -(2 ** 17) + 1, 100, -100]])
+    events = {"p.current_wrap": 4}                                    # earlier steps' count is kept
+    u = input_current(a, events, "p.current_wrap")
+    assert u.tolist() == [[TWO23, TWO23, TWO23 + 320 - 2 * TWO23, -TWO23 - 320 + 2 * TWO23, TWO23 - 64,
+                           -TWO23 + 64, 6400, -6400]]
+    assert events["p.current_wrap"] == 4 + 3
+
+
+def test_voltage_saturates_at_plus_minus_two_to_the_23_minus_one():
+    events = {}
+    v = saturate_voltage(np.array([TWO23 - 1, TWO23, -TWO23 + 1, -TWO23, 5 * TWO23, -5 * TWO23, 0]), events, "k")
+    assert v.tolist() == [TWO23 - 1, TWO23 - 1, -TWO23 + 1, -TWO23 + 1, TWO23 - 1, -TWO23 + 1, 0]
+    assert events == {"k": 4}
+
+
+def test_weight_exponent_shifts_the_sum_left_or_floors_it_right():
+    x = np.array([5, -5, 7, -1])
+    assert shift(x, 2).tolist() == [20, -20, 28, -4]
+    assert shift(x, -1).tolist() == [2, -3, 3, -1]                   # arithmetic shift: floor, -1 stays -1
+    assert shift(x, 0).tolist() == [5, -5, 7, -1]
+
+
+def test_bias_is_the_mantissa_shifted_by_its_exponent():
+    assert effective_bias(np.array([3, -3, 0]), 2, 3).tolist() == [12, -12, 0]
+    assert effective_bias(np.array([4095]), 7, 1).tolist() == [4095 * 128]
+    assert effective_bias(None, 5, 2).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("weights, factor", [
+    (np.array([[3, -2], [0, 1]]), 2),                # mixed signs: Lava stores 2m with exponent e - 1
+    (np.array([[3, 0], [255, 1]]), 1),               # excitatory
+    (np.array([[-3, 0], [-255, -1]]), 1),            # inhibitory
+    (np.zeros((2, 2), int), 1),
+    (np.zeros((0, 2), int), 1),
+    (sp.csr_matrix(np.array([[0, -1], [4, 0]])), 2),
+])
+def test_lava_weight_encoding_doubles_only_mixed_sign_mantissas(weights, factor):
+    assert stored_weight_factor(weights) == factor
+    stored, exponent = lava_weights(weights, 3)
+    dense = lambda m: m.toarray() if sp.issparse(m) else np.asarray(m)
+    assert np.array_equal(dense(stored), dense(weights) * factor) and exponent == 3 - (factor - 1)
+
+
+# ---- the kinds' dynamics -------------------------------------------------------------------------
+def step_kind(pop, inputs, state_key=None, start=None):
+    """Step `pop`'s kind through `inputs` (one (1, F) array per step): outputs, final state, events."""
+    kind, events = pop.neuron, {}
+    state = kind.init_state(pop, 1, fixed=True)
+    if start is not None:
+        state[state_key] = np.array([start], dtype=np.int64)
+    outputs = [kind.step(pop, state, np.array([a], dtype=np.int64), True, events) for a in inputs]
+    return outputs, state, events
+
+
+def test_lif_leak_rounds_a_negative_voltage_toward_zero_and_adds_the_bias_unshifted():
+    # dv = 1024: v <- trunc0(v * 3072 / 4096) + (a << 6) + (bias << bias_exp)
+    pop = Population("p", "lif", 2, threshold=1000, leak=1024, bias=np.array([-3, 5]), bias_exp=2)
+    _, state, _ = step_kind(pop, [[0, 0], [1, -1]], "v", [-1001, -1001])
+    v0 = [toward_zero(-1001, 3072) - 12, toward_zero(-1001, 3072) + 20]
+    assert state["v"][0].tolist() == [toward_zero(v0[0], 3072) + 64 - 12, toward_zero(v0[1], 3072) - 64 + 20]
+
+
+def test_lif_spikes_strictly_above_vth_shifted_and_resets_to_zero():
+    pop = Population("p", "lif", 3, threshold=10, leak=0)
+    # v = 640 (= 10 << 6: no spike), 641 (spike), 639
+    (spikes,), state, _ = step_kind(pop, [[0, 0, 0]], "v", [640, 641, 639])
+    assert spikes[0].tolist() == [False, True, False] and state["v"][0].tolist() == [640, 0, 639]
+
+
+def test_lif_subtract_keeps_the_excess_above_vth_shifted():
+    pop = Population("p", "lif_subtract", 2, threshold=10, leak=0)
+    (spikes,), state, _ = step_kind(pop, [[1, 0]], "v", [700, 640])        # 764 > 640 spikes, 640 does not
+    assert spikes[0].tolist() == [True, False] and state["v"][0].tolist() == [764 - 640, 640]
+
+
+def test_a_saturated_voltage_still_spikes_and_is_counted_per_population():
+    pop = Population("q", "if", 1, threshold=(1 << 17) - 1)             # vth << 6 = 8388544 < 2**23 - 1
+    outputs, state, events = step_kind(pop, [[2 ** 17 - 1]] * 3)
+    # v = 8388544 (no spike: not above vth << 6), then 16777088 saturates at 8388607 > 8388544: spike
+    assert [o[0, 0] for o in outputs] == [False, True, False]
+    assert events == {"q.current_wrap": 0, "q.voltage_saturation": 1}
+
+
+def test_integrator_integrates_with_the_lif_voltage_rule_and_sends_nothing():
+    pop = Population("r", "integrator", 1, leak=2048, bias=np.array([-7]), bias_exp=1)
+    outputs, state, _ = step_kind(pop, [[3], [-2]], "v", [-99])
+    v = toward_zero(-99, 2048) + 3 * 64 - 14
+    assert outputs == [None, None] and state["v"][0, 0] == toward_zero(v, 2048) - 2 * 64 - 14
+    assert get_kind("integrator").membrane(state) is state["v"]
+
+
+def test_vsn_fires_at_equality_and_sends_relu_of_its_current_input():
+    # z = a + (bias << exp); m = trunc0(m (4096 - dv)/4096) + z; fires when m >= Th; payload relu(z)
+    pop = Population("v", "vsn", 4, threshold=100, leak=0, bias=np.array([0, 0, -10, 3]), bias_exp=1,
+                     payload_bits=16)
+    (payload,), state, _ = step_kind(pop, [[100, 99, 5, 7]], "m", [0, 0, 200, -20])
+    # m = 100 (fires, = Th), 99 (not), 200 + 5 - 20 = 185 (fires, z = -15: sends 0), -20 + 7 + 6 = -7
+    assert payload[0].tolist() == [100, 0, 0, 0]
+    assert state["m"][0].tolist() == [0, 99, 0, -7] and state["fired"][0].tolist() == [True, False, True, False]
+
+
+def test_vsn_memory_decays_toward_zero_and_saturates():
+    pop = Population("v", "vsn", 2, threshold=TWO23 - 1, leak=1, payload_bits=24)
+    _, state, events = step_kind(pop, [[0, TWO23 - 2]], "m", [-4097, TWO23 - 2])
+    # m = trunc0(-4097 * 4095 / 4096) = -4095 (floor: -4096); (2**23 - 2) * 4095 / 4096 + 2**23 - 2 saturates at
+    # 2**23 - 1 = Th: it fires and resets
+    assert state["m"][0].tolist() == [-4095, 0] and events == {"v.memory_saturation": 1}
+    assert state["fired"][0].tolist() == [False, True]
+
+
+@pytest.mark.parametrize("kind, bias, bias_exp, expected", [
+    ("vsn", [5, -9], 2, 1000 + 20),          # payload <= input bound + largest positive bias (in a_in units)
+    ("vsn", [-5, -9], 2, 1000),              # negative biases never raise the payload
+    ("vsn", None, 0, 1000),
+    ("relay", None, 0, 1000),                # a relay forwards its summed input
+    ("if", None, 0, 1),                      # a binary spike
+])
+def test_output_bound_of_each_kind(kind, bias, bias_exp, expected):
+    pop = Population("p", kind, 2, threshold=None if kind == "relay" else 5,
+                     bias=None if bias is None else np.array(bias), bias_exp=bias_exp)
+    assert get_kind(kind).output_bound(pop, 1000) == expected
+
+
+# ---- bit widths at their boundaries (validate) ---------------------------------------------------
+def one_population(kind="if", features=2, **params):
+    """input -> dense -> p (kind) -> dense -> readout, fixed domain (an integrator p is the readout)."""
+    pop = Population("p", kind, features, **params)
+    projs = [Projection("w", "dense", "input", "p", np.eye(2, features, dtype=int))]
+    if kind == "integrator":
+        return Network("fixed", Input("input", 2, 2), [pop], projs, Readout("p"))
+    return Network("fixed", Input("input", 2, 2), [pop, Population("readout", "integrator", 1)],
+                   projs + [Projection("o", "dense", "p", "readout", np.ones((features, 1), int))],
+                   Readout("readout"))
+
+
+@pytest.mark.parametrize("kind, params, ok", [
+    ("if", dict(threshold=0), True),
+    ("if", dict(threshold=(1 << 17) - 1), True),
+    ("if", dict(threshold=1 << 17), False),
+    ("if", dict(threshold=-1), False),
+    ("if", dict(threshold=10.5), False),
+    ("if", dict(threshold=None), False),
+    ("lif", dict(threshold=10, leak=4095), True),
+    ("lif", dict(threshold=10, leak=4096), False),
+    ("lif", dict(threshold=10, leak=-1), False),
+    ("if", dict(threshold=10, leak=1), False),                   # an IF has no leak
+    ("if", dict(threshold=10, bias=np.array([-4096, 4095])), True),
+    ("if", dict(threshold=10, bias=np.array([-4097, 0])), False),
+    ("if", dict(threshold=10, bias=np.array([0, 4096])), False),
+    ("if", dict(threshold=10, bias=np.array([1.0, 2.0])), False),
+    ("if", dict(threshold=10, bias=np.array([1, 2, 3])), False),
+    ("if", dict(threshold=10, bias_exp=7), True),
+    ("if", dict(threshold=10, bias_exp=8), False),
+    ("if", dict(threshold=10, bias_exp=-1), False),
+    ("integrator", dict(leak=4095, bias=np.array([1, -1])), True),
+    ("integrator", dict(leak=4096), False),
+    ("vsn", dict(threshold=0, payload_bits=2), True),
+    ("vsn", dict(threshold=TWO23 - 1, payload_bits=24), True),
+    ("vsn", dict(threshold=TWO23, payload_bits=24), False),
+    ("vsn", dict(threshold=-1, payload_bits=24), False),
+    ("vsn", dict(threshold=None, payload_bits=24), False),
+    ("vsn", dict(threshold=5, payload_bits=1), False),
+    ("vsn", dict(threshold=5, payload_bits=25), False),
+    ("relay", dict(payload_bits=2), True),
+    ("relay", dict(payload_bits=24), True),
+    ("relay", dict(payload_bits=1), False),
+    ("relay", dict(payload_bits=25), False),
+    ("relay", dict(payload_bits=8, threshold=3), False),         # a relay has no threshold or bias
+])
+def test_fixed_parameters_are_accepted_up_to_their_bit_widths_and_refused_beyond(kind, params, ok):
+    net = one_population(kind, **params)
+    if ok:
+        validate(net)
+    else:
+        with pytest.raises(IRError, match="population 'p'"):
+            validate(net)
+
+
+@pytest.mark.parametrize("kind, params, ok", [
+    ("lif", dict(threshold=1.0, leak=1.0), True),
+    ("lif", dict(threshold=1.0, leak=0.0), True),
+    ("lif", dict(threshold=1.0, leak=1.01), False),
+    ("lif", dict(threshold=1.0, leak=-0.01), False),
+    ("lif", dict(threshold=1.0, bias=np.array([0.5, np.inf])), False),
+    ("lif", dict(threshold=np.inf), False),
+    ("vsn", dict(threshold=0.0), True),
+    ("vsn", dict(threshold=-0.5), False),
+])
+def test_float_parameters_are_checked(kind, params, ok):
+    net = one_population(kind, **params)
+    net.domain = "float"
+    for pr in net.projections:
+        pr.weight = pr.weight.astype(float)
+    if ok:
+        validate(net)
+    else:
+        with pytest.raises(IRError, match="population 'p'"):
+            validate(net)
+
+
+@pytest.mark.parametrize("weights, exponent, ok", [
+    (np.array([[-128, 127], [0, 1]]), 0, True),         # mixed signs: [-128, 127]
+    (np.array([[-129, 127], [0, 1]]), 0, False),
+    (np.array([[-128, 128], [0, 1]]), 0, False),
+    (np.array([[0, 255], [1, 2]]), 0, True),            # one sign: 8 bits of magnitude
+    (np.array([[0, 256], [1, 2]]), 0, False),
+    (np.array([[0, -255], [-1, -2]]), 0, True),
+    (np.array([[0, -256], [-1, -2]]), 0, False),
+    (np.array([[1, 2], [3, 4]]), -8, True),             # exponents -8 .. 7
+    (np.array([[1, 2], [3, 4]]), 7, True),
+    (np.array([[1, 2], [3, 4]]), 8, False),
+    (np.array([[1, 2], [3, 4]]), -9, False),
+    (np.array([[1, -2], [3, 4]]), -7, True),            # mixed signs are stored as 2m with e - 1 >= -8
+    (np.array([[1, -2], [3, 4]]), -8, False),
+    (np.array([[1.0, 2.0], [3.0, 4.0]]), 0, False),     # mantissas are integers
+])
+def test_dense_mantissas_and_exponents_at_their_limits(weights, exponent, ok):
+    net = one_population("if", threshold=1000)
+    net.projections[0].weight, net.projections[0].exponent = weights, exponent
+    if ok:
+        validate(net)
+    else:
+        with pytest.raises(IRError, match="projection 'w'"):
+            validate(net)
+
+
+# ---- worst-case payloads and accumulators (check_ranges) ----------------------------------------
+def relay_net(weights, exponent, payload_bits):
+    f_in, f = weights.shape
+    return Network("fixed", Input("input", f_in, 2), [
+        Population("r", "relay", f, payload_bits=payload_bits), Population("readout", "integrator", f)],
+        [Projection("w", "dense", "input", "r", weights, exponent=exponent),
+         Projection("o", "dense", "r", "readout", np.eye(f, dtype=int))], Readout("readout"))
+
+
+@pytest.mark.parametrize("weights, exponent, worst", [
+    # adversarial mixed signs: the worst case is a column's sum of |w| (the inputs with one sign's weights
+    # spiking): columns 128 + 100 + 5 = 233 and 127 + 128 = 255
+    (np.array([[-128, 127], [-100, -128], [5, 0]]), 0, 255),
+    (np.array([[-128, 127], [-100, -128], [5, 0]]), 2, 255 * 4),
+    # a floor shift of a negative sum rounds away from zero: -255 >> 1 = -128, so the bound is ceil(255 / 2)
+    (np.array([[-128, 127], [-100, -128], [5, 0]]), -1, 128),
+    (np.array([[255, 255], [255, 0]]), 0, 510),
+])
+def test_a_relay_payload_width_holds_the_worst_case_exactly(weights, exponent, worst):
+    bits = worst.bit_length() + 1                        # signed: the worst |payload| needs one more bit
+    validate(relay_net(weights, exponent, bits))
+    with pytest.raises(IRError, match=f"worst-case payload {worst:,} does not fit its {bits - 1}-bit"):
+        validate(relay_net(weights, exponent, bits - 1))
+
+
+def test_accumulator_limit_is_two_to_the_31_minus_one_with_mixed_signs_doubled():
+    def net(column, exponent=0):
+        f = len(column)
+        return Network("fixed", Input("input", 1, 2), [
+            Population("r", "relay", f, payload_bits=24), Population("readout", "integrator", 1)],
+            [Projection("w", "dense", "input", "r", np.full((1, f), 255), exponent=7),   # payload 255 << 7
+             Projection("o", "dense", "r", "readout", np.array(column).reshape(f, 1), exponent=exponent)],
+            Readout("readout"))
+    payload, limit = 255 << 7, 2 ** 31 - 1
+    assert 258 * 255 * payload <= limit < 259 * 255 * payload
+    validate(net([255] * 258))
+    with pytest.raises(IRError, match="accumulated input 2,155,708,800 overflows Lava's 32-bit synaptic"):
+        validate(net([255] * 259))
+    # mixed signs are stored doubled: |w| sums of 128 + 127 * 258 = 32894 fit (x 2 x payload <= limit),
+    # 128 + 127 * 259 = 33021 do not, though the same sum with one sign fits easily
+    validate(net([-128] + [127] * 258))
+    with pytest.raises(IRError, match="synaptic accumulator"):
+        validate(net([-128] + [127] * 259))
+    validate(net([128] + [127] * 259))
+    validate(net([255] * 2, exponent=7))                 # 510 * 32640 << 7 = 2,130,739,200 fits
+    with pytest.raises(IRError, match="input after the exponent shift .3,196,108,800. overflows"):
+        validate(net([255] * 3, exponent=7))
+
+
+# ---- quantization worked by hand ------------------------------------------------------------------
+def hand_network(threshold=1.0):
+    """input (2) -> W1 -> relay1 -> gcn -> IF (2, bias) -> W2 -> relay2 -> gcn -> readout (integrator, 1)."""
+    pops = [Population("relay1", "relay", 2),
+            Population("if1", "if", 2, threshold=threshold, bias=np.array([0.1, -0.05]),
+                       calibration={"max_abs_input": 2.0, "max_abs_v": 1.0}),
+            Population("relay2", "relay", 1),
+            Population("readout", "integrator", 1, calibration={"max_abs_input": 0.5, "max_abs_v": 3.0})]
+    projs = [Projection("w1", "dense", "input", "relay1", np.array([[0.5, -0.25], [1.0, 0.0]])),
+             Projection("a1", "graph", "relay1", "if1", rule="gcn"),
+             Projection("w2", "dense", "if1", "relay2", np.array([[0.3], [0.6]])),
+             Projection("a2", "graph", "relay2", "readout", rule="gcn")]
+    return validate(Network("float", Input("input", 2, 1), pops, projs, Readout("readout")))
+
+
+def test_quantization_by_hand():
+    fixed = quantize_network(hand_network())
+    q = fixed.metadata["quantization"]
+    # if1: s_W = 127 / 1.0 (mixed signs), s_A = 255 / 1 (gcn bound). Limits on K: vth 131071 / 1, bias
+    # (4095 << 7) / (0.1 * 64) = 81900, target 4096 / 1, 2**17 / (2 * 2.0) = 32768, (2**17 - 1) / (2 * 1.0):
+    # K <= 4096, so E = floor(log2(4096 / (127 * 255))) = -3, all on the graph (e_A = -3, e_W = 0),
+    # K = 127 * 255 / 8 = 4048.125
+    assert q["if1"]["activation_scale"] == 127 * 255 / 8
+    assert (q["if1"]["weight_exp"], q["if1"]["adjacency_exp"]) == (0, -3)
+    w1, a1 = fixed.projection("w1"), fixed.projection("a1")
+    assert w1.weight.tolist() == [[64, -32], [127, 0]] and w1.exponent == 0     # round(127 w), 63.5 -> 64
+    assert a1.coefficient_scale == 255.0 and a1.exponent == -3
+    if1 = fixed.population("if1")
+    assert if1.threshold == 4048                                               # round(1.0 K)
+    # bias in v units: round(0.1 K 64) = 25908, round(-0.05 K 64) = -12954; 13-bit mantissa: exponent 3
+    assert if1.bias.tolist() == [3238, -1619] and if1.bias_exp == 3          # 3238.5 -> 3238 (half to even)
+    # relay1's worst payload: column sums of |m_W| = 191 and 32 -> 191 needs 8 bits + sign
+    assert fixed.population("relay1").payload_bits == 9
+    # readout: s_W = 255 / 0.6 = 425 (one sign); K <= (2**17 - 1) / (2 * 3.0) = 21845.17 (the tightest),
+    # E = floor(log2(21845.17 / (425 * 255))) = -3
+    assert q["readout"]["activation_scale"] == pytest.approx(425 * 255 / 8)
+    assert fixed.projection("w2").weight.tolist() == [[128], [255]]             # round(127.5) = 128
+    assert fixed.population("relay2").payload_bits == 10                        # 383 < 512
+    assert fixed.population("readout").leak == 0
+
+
+def test_quantization_puts_exponents_beyond_the_graph_range_on_the_feature_transform():
+    net = hand_network(threshold=1e-6)
+    net.population("if1").calibration = {"max_abs_input": 1e-3, "max_abs_v": 1e-3}
+    net.population("if1").bias = None
+    # K <= 2**17 / (2 * 1e-3) = 6.55e7 (below vth's 1.3e11 and the target's 4.1e9): E = floor(log2(6.55e7 /
+    # 32385)) = 10 -> e_A = 7 (the most a projection takes), e_W = 3
+    fixed = quantize_network(net)
+    q = fixed.metadata["quantization"]["if1"]
+    assert (q["weight_exp"], q["adjacency_exp"]) == (3, 7) and q["activation_scale"] == 32385 * 2 ** 10
+    assert fixed.population("if1").threshold == round(1e-6 * 32385 * 2 ** 10)       # 33
+    assert fixed.population("relay1").payload_bits == 12                          # 191 << 3 = 1528: 11 bits
+
+
+def test_quantization_with_a_negative_feature_exponent_widens_the_payload_by_the_floor():
+    net = hand_network()
+    net.population("if1").calibration = {"max_abs_input": 1e3, "max_abs_v": 1e3}
+    net.population("if1").bias = None
+    # K <= 2**17 / (2 * 1e3) = 65.536: E = floor(log2(65.536 / 32385)) = -9 -> e_A = -8, e_W = -1
+    fixed = quantize_network(net)
+    q = fixed.metadata["quantization"]["if1"]
+    assert (q["weight_exp"], q["adjacency_exp"]) == (-1, -8)
+    # worst payload: 191 >> 1 floors to 95, but -191 >> 1 = -96: the bound is 96 -> 7 bits + sign
+    assert fixed.population("relay1").payload_bits == 8
+    bind(fixed, Sample("s", 2, np.array([[0], [1]]), spikes=np.ones((1, 2, 2), bool)))
