@@ -1,0 +1,204 @@
+"""Counting, energy and mapping rules pinned by hand where they matter (issue 17): fan-outs above one,
+nonzero biases, a graded source, published constants written out as numbers, and nodes whose features
+split across cores. Expected values follow the documented definitions (sim/counters.py,
+../shared/notes/energy-and-chip-constants.md, compile/mapping.py), counted here by hand."""
+import numpy as np
+import pytest
+
+from neurograph.compile.graphs import bind
+from neurograph.compile.ir import Input, IRError, Network, Population, Projection, Readout, validate
+from neurograph.compile.mapping import ChipLimits, map_network
+from neurograph.compile.samples import Sample
+from neurograph.sim.counters import count_events, merge_counts
+from neurograph.sim.energy import ann_macs, energy_report, load_energy_table
+from neurograph.sim.reference import prepare, run_reference
+from neurograph.sim.steps import graph_stats
+
+W = np.array([[1, 0, 2], [3, 4, 5]])            # input feature 0 fans out to 2 relay features, feature 1 to 3
+O = np.array([[1], [0], [2]])                    # if feature 0 and 2 reach the readout, feature 1 does not
+EDGES = np.array([[0, 0, 1], [1, 2, 2]])         # 0 -> 1, 0 -> 2, 1 -> 2: out-degrees 2, 1, 0 (mean: no loops)
+
+
+def network(threshold=10):
+    """input (2) -W-> relay r (3, graded) -mean-> IF p (3, bias on features 0 and 2) -O-> readout (1)."""
+    return validate(Network("fixed", Input("input", 2, 2), [
+        Population("r", "relay", 3, payload_bits=12),
+        Population("p", "if", 3, threshold=threshold, bias=np.array([7, 0, -2])),
+        Population("readout", "integrator", 1)],
+        [Projection("w", "dense", "input", "r", W),
+         Projection("a", "graph", "r", "p", rule="mean", coefficient_scale=255),
+         Projection("o", "dense", "p", "readout", O)], Readout("readout")))
+
+
+def sample():
+    spikes = np.zeros((2, 3, 2), bool)
+    spikes[0, 0, 0] = spikes[0, 1, 1] = True     # step 1: node 0 feature 0, node 1 feature 1
+    spikes[1, 0, 1] = True                       # step 2: node 0 feature 1
+    return Sample("s", 3, EDGES, spikes=spikes)
+
+
+def counted(net):
+    windows = prepare(net, [sample()])
+    run = run_reference(net, windows)
+    counts = count_events(net, windows, run.spikes)
+    return (windows, run, counts, {p.name: p for p in counts.projections},
+            {p.name: p for p in counts.populations})
+
+
+def test_counts_by_hand_with_fan_out_biases_and_a_graded_source():
+    net = network()
+    _, run, counts, proj, pops = counted(net)
+    steps = 2 + 3                                 # T = 2, plus three synaptic delays to the readout
+    assert counts.steps == steps and counts.input_spikes == 3
+    # w: 2 spikes at step 1 (fan-outs 2 and 3), 1 spike at step 2 (fan-out 3)
+    assert (proj["w"].events, proj["w"].synaptic_ops, proj["w"].graded) == (3, 8, False)
+    assert proj["w"].synaptic_ops_per_step == [5, 3, 0, 0, 0] and proj["w"].synapses == 3 * 5
+    # r forwards W's rows: step 2 node 0 [1, 0, 2] and node 1 [3, 4, 5], step 3 node 0 [3, 4, 5]
+    assert pops["r"].events == 8 and pops["r"].events_per_step == [0, 5, 3, 0, 0]
+    assert pops["r"].active_updates == 8 and pops["r"].inactive_updates == 3 * 3 * steps - 8
+    # a: each payload goes to its node's out-edges: node 0 (2), node 1 (1); graded (a payload per op)
+    assert (proj["a"].events, proj["a"].graded) == (8, True)
+    assert proj["a"].synaptic_ops_per_step == [0, 2 * 2 + 3 * 1, 3 * 2, 0, 0] and proj["a"].synapses == 3 * 3
+    # p: features 0 and 2 have a bias, so all 3 nodes update them actively every step; feature 1 receives
+    # input at step 3 (node 2, from node 1's 4) and step 4 (nodes 1 and 2, from node 0's 4)
+    assert pops["p"].active_updates == 3 * 2 * steps + 1 + 2
+    assert pops["p"].inactive_updates == 3 * 3 * steps - pops["p"].active_updates
+    # o and the readout follow p's spikes: every spike is an event, only features 0 and 2 have a synapse
+    raster = run.raster("p")                                          # (steps, nodes, features)
+    assert raster.sum() > 0 and raster[:, :, 1].sum() > 0             # the test network fires, feature 1 too
+    assert proj["o"].events == raster.sum() == pops["p"].events
+    assert proj["o"].synaptic_ops == raster[:, :, 0].sum() + raster[:, :, 2].sum()
+    readout_active = int((raster[:-1, :, 0] | raster[:-1, :, 2]).sum())   # input arrives one step later
+    assert pops["readout"].active_updates == readout_active
+    assert pops["readout"].inactive_updates == 3 * steps - readout_active
+    assert pops["p"].firing_rate == raster.sum() / (3 * 3 * steps)
+
+
+def test_counts_merge_by_summing_and_keep_each_runs_steps():
+    net = network()
+    *_, counts, _, _ = counted(net)
+    total = merge_counts([counts, counts])
+    assert total.steps == 2 * counts.steps and total.input_spikes == 2 * counts.input_spikes
+    for merged, one in zip(total.projections, counts.projections):
+        assert (merged.events, merged.synaptic_ops, merged.synapses) == (2 * one.events, 2 * one.synaptic_ops,
+                                                                         one.synapses)
+        assert merged.synaptic_ops_per_step == one.synaptic_ops_per_step * 2
+    for merged, one in zip(total.populations, counts.populations):
+        assert (merged.events, merged.active_updates, merged.inactive_updates, merged.neurons) == \
+            (2 * one.events, 2 * one.active_updates, 2 * one.inactive_updates, one.neurons)
+
+
+def test_loihi1_energy_by_hand_with_the_published_constants():
+    net = network()
+    windows, run, counts, proj, pops = counted(net)
+    report = energy_report(net, counts, [graph_stats(net, w) for w in windows], [{}], "loihi1")
+    spikes = int(run.raster("p").sum())
+    synops = 8 + 13 + proj["o"].synaptic_ops
+    active = sum(p.active_updates for p in pops.values())
+    inactive = sum(p.inactive_updates for p in pops.values())
+    events = 3 + 8 + spikes                                            # input spikes, payloads, p's spikes
+    terms = report["chip_energy"]["terms"]
+    # Davies et al. 2018, Table 2: 23.6 pJ per synaptic op, 81 / 52 pJ per active / inactive update, 1.7 pJ per spike
+    assert terms["synaptic_ops"]["count"] == synops and terms["synaptic_ops"]["energy_pj"] == pytest.approx(23.6 * synops)
+    assert terms["neuron_updates_active"]["energy_pj"] == pytest.approx(81.0 * active)
+    assert terms["neuron_updates_inactive"]["energy_pj"] == pytest.approx(52.0 * inactive)
+    assert terms["spikes"]["count"] == events and terms["spikes"]["energy_pj"] == pytest.approx(1.7 * events)
+    assert report["chip_energy"]["total_pj"] == pytest.approx(23.6 * synops + 81 * active + 52 * inactive
+                                                              + 1.7 * events)
+    per_part = report["chip_energy"]["per_part_pj"]
+    assert per_part["w"] == pytest.approx(23.6 * 8) and per_part["a"] == pytest.approx(23.6 * 13)
+    assert per_part["input"] == pytest.approx(1.7 * 3)
+    assert per_part["r"] == pytest.approx(81 * 8 + 52 * (45 - 8) + 1.7 * 8)
+    # 45 nm (Horowitz 2014): binary ops (w, o) as 0.9 pJ adds, graded ones (a) as 4.6 pJ MACs, and a 0.9 pJ add
+    # per active update of the non-graded populations (p and the readout; the relay's are its payloads)
+    snn = 0.9 * (8 + proj["o"].synaptic_ops) + 4.6 * 13 + 0.9 * (pops["p"].active_updates
+                                                                 + pops["readout"].active_updates)
+    assert report["snn_45nm"]["total_pj"] == pytest.approx(snn)
+    # the ANN: W is 3 nodes x 2 x 3 MACs, the mean aggregation 3 edges x 3 features, O 3 x 3 x 1
+    assert ann_macs(net, [graph_stats(net, w) for w in windows]) == {"w": 18, "a": 9, "o": 9}
+    assert report["ann_45nm"]["total_pj"] == pytest.approx(4.6 * 36)
+    assert report["ratios"]["ann_over_snn_45nm"] == pytest.approx(4.6 * 36 / snn)
+    assert report["ratios"]["ann_45nm_over_chip"] == pytest.approx(4.6 * 36 / report["chip_energy"]["total_pj"])
+    assert report["snn_45nm_all_accumulates"]["total_pj"] == pytest.approx(0.9 * synops)
+
+
+def test_sparse_input_ann_counts_only_the_nonzero_input_features():
+    net = network()
+    windows, *_ = counted(net)
+    graphs = [graph_stats(net, w) for w in windows]
+    # the sample's raster: node 0 uses both input features, node 1 one -> 3 nonzero inputs x 3 relay features
+    assert graphs[0]["input_nonzero"] == 3
+    assert ann_macs(net, graphs, sparse_input=True) == {"w": 3 * 3, "a": 9, "o": 9}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"value_pj": 0, "source": "x"}, "positive finite"),
+    ({"value_pj": -1.0, "source": "x"}, "positive finite"),
+    ({"value_pj": True, "source": "x"}, "positive finite"),
+    ({"value_pj": float("inf"), "source": "x"}, "positive finite"),
+    ({"value_pj": "1", "source": "x"}, "positive finite"),
+    ({"value_pj": 1.0, "source": " "}, "must name where"),
+    ({"value_pj": 1.0}, "must name where"),
+    (2.0, "positive finite"),
+])
+def test_a_user_energy_table_needs_positive_values_with_sources(tmp_path, entry, message):
+    import json
+    table = {k: {"value_pj": 1.0, "source": "s"} for k in
+             ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike")}
+    table["spike"] = entry
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    with pytest.raises(ValueError, match=f"spike.*{message}"):
+        load_energy_table(path)
+    table["spike"] = {"value_pj": 0.25, "source": "s", "note": "n"}
+    path.write_text(json.dumps(table))
+    loaded = load_energy_table(path)
+    assert loaded["spike"].value_pj == 0.25 and loaded["spike"].note == "n"
+
+
+# ---- mapping with nodes split across cores --------------------------------------------------------
+def limits(compartments, axons=None, synapses=1 << 20, cores_per_chip=128):
+    return ChipLimits(name="test", compartments_per_core=compartments, synapse_bits_per_core=synapses * 8,
+                      input_axons_per_core=axons, cores_per_chip=cores_per_chip, bits_per_synapse=8, source="test")
+
+
+def mapped(chip, **kw):
+    net = network()
+    return {p.population: p for p in map_network(net, bind(net, sample()), limits=chip, **kw).populations}
+
+
+def test_a_node_split_across_cores_counts_its_input_axons_once_per_core():
+    # r: 3 nodes x 3 features, 2 compartments per core, so every node's features split. A core's input axons
+    # are the distinct (node, input feature) pairs its compartments read: node 0's features 0 and 1 read
+    # input features {0, 1} and {1}: 2 axons together, not 3
+    r = mapped(limits(2, axons=2))["r"]
+    # cores: [0.0, 0.1] (2 axons), [0.2] (node 1 would add 2 more), [1.0, 1.1], [1.2], [2.0, 2.1], [2.2]
+    assert r.cores == 6 and r.limited_by == "compartments"
+    assert r.synapses == r.stored_synapses == 3 * 5                 # each node stores W's 5 nonzero weights
+    assert r.compartment_utilisation == pytest.approx(9 / 12)
+    assert mapped(limits(2))["r"].cores == 5                         # without an axon limit: ceil(9 / 2)
+
+
+def test_whole_nodes_share_a_core_until_the_input_axons_run_out():
+    r = mapped(limits(6, axons=4))["r"]                              # 2 nodes (4 axons) per core
+    assert r.cores == 2 and r.limited_by == "compartments"
+    r = mapped(limits(6, axons=3))["r"]                              # 2 axons per node: one node per core
+    assert r.cores == 3 and r.limited_by == "input axons"
+
+
+def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
+    # p (graph-fed, mean rule): node 0 has no in-edge, node 1 one, node 2 two, per feature: 9 synapses
+    p = mapped(limits(9, synapses=4))["p"]
+    # node 0 (0 synapses) and node 1 (3) fit 4; node 2 needs 6 > 4, so its features go one by one (2 each):
+    # [node 0, node 1], [2.0, 2.1], [2.2]
+    assert (p.synapses, p.stored_synapses) == (9, 9)
+    assert p.cores == 3 and p.limited_by == "synapse memory"
+    assert p.synapse_memory_utilisation == pytest.approx(9 / (3 * 4))
+    with pytest.raises(IRError, match="population 'p', node 2, feature 0: a fan-in of 2 synapses"):
+        mapped(limits(9, synapses=1))
+
+
+def test_cores_fill_chips_in_order():
+    net = network()
+    m = map_network(net, bind(net, sample()), limits=limits(1, cores_per_chip=4))
+    assert [p.cores for p in m.populations] == [9, 9, 3] and m.cores == 21 and m.chips == 6      # ceil(21 / 4)
