@@ -194,7 +194,9 @@ def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
     assert (p.synapses, p.stored_synapses) == (9, 9)
     assert p.cores == 3 and p.limited_by == "synapse memory"
     assert p.synapse_memory_utilisation == pytest.approx(9 / (3 * 4))
-    with pytest.raises(IRError, match="population 'p', node 2, feature 0: a fan-in of 2 synapses"):
+    # one synapse per core: r's first compartment reads input features 0 and 1 (W's column 0 is [1, 3])
+    with pytest.raises(IRError, match=r"population 'r', node 0, feature 0: a fan-in of 2 synapses \(16 bits\) "
+                                      r"exceeds a core's 8 bits"):
         mapped(limits(9, synapses=1))
 
 
