@@ -375,3 +375,47 @@ def test_quantization_with_a_negative_feature_exponent_widens_the_payload_by_the
     # worst payload: 191 >> 1 floors to 95, but -191 >> 1 = -96: the bound is 96 -> 7 bits + sign
     assert fixed.population("relay1").payload_bits == 8
     bind(fixed, Sample("s", 2, np.array([[0], [1]]), spikes=np.ones((1, 2, 2), bool)))
+
+
+def test_a_population_whose_voltage_never_moved_limits_the_scale_by_its_input_only():
+    net = hand_network()
+    net.population("if1").calibration = {"max_abs_input": 2.0, "max_abs_v": 0.0}
+    assert quantize_network(net).metadata["quantization"]["if1"]["activation_scale"] == 127 * 255 / 8
+
+
+# ---- the reference's records and agreement ---------------------------------------------------------
+def sim_result(rasters):
+    from neurograph.sim.reference import SimResult
+    return SimResult("test", 2, {k: np.packbits(r, axis=-1) for k, r in rasters.items()},
+                     {k: r.shape[-1] for k, r in rasters.items()}, [np.zeros((2, 1))])
+
+
+def test_spike_agreement_counts_matching_entries_per_population_and_pooled():
+    from neurograph.sim.reference import spike_agreement, spike_matches
+    rng = np.random.default_rng(0)
+    p, q = rng.random((2, 2, 3)) < 0.5, rng.random((1, 2, 2)) < 0.5
+    p_other = p.copy()
+    p_other[0, 0, :] = ~p_other[0, 0, :]                             # 3 of 12 entries differ
+    a = sim_result({"p": p, "q": q, "e": np.zeros((0, 2, 9), bool)})
+    b = sim_result({"p": p_other, "q": q, "e": np.zeros((0, 2, 9), bool)})
+    assert spike_matches(a, b) == {"p": (9, 12), "q": (4, 4), "e": (0, 0)}
+    assert spike_agreement(a, b) == {"p": 0.75, "q": 1.0, "e": 1.0, "all": 13 / 16}
+    with pytest.raises(ValueError, match="population 'q': rasters have shapes"):
+        spike_matches(a, sim_result({"p": p, "q": q[:, :1], "e": np.zeros((0, 2, 9), bool)}))
+
+
+def test_a_run_without_records_keeps_empty_rasters_of_the_packed_width():
+    from neurograph.sim.reference import run_reference
+    net = one_population("if", features=8, threshold=0)
+    net.projections[0].weight, net.projections[1].weight = np.ones((2, 8), int), np.ones((8, 1), int)
+    windows = prepare_windows(validate(net), nodes=3)
+    recorded, unrecorded = run_reference(net, windows), run_reference(net, windows, record=False)
+    assert recorded.spikes["p"].shape == (net.window_steps, 3, 1) and recorded.raster("p").any()
+    assert unrecorded.spikes["p"].shape == (0, 3, 1)                 # 8 features pack into one byte
+    assert np.array_equal(recorded.readout, unrecorded.readout)
+
+
+def prepare_windows(net, nodes):
+    from neurograph.sim.reference import prepare
+    spikes = np.ones((net.input.num_steps, nodes, net.input.features), bool)
+    return prepare(net, [Sample("s", nodes, np.zeros((2, 0), np.int64), spikes=spikes)])
