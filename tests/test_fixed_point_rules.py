@@ -170,46 +170,49 @@ def one_population(kind="if", features=2, **params):
                    Readout("readout"))
 
 
-@pytest.mark.parametrize("kind, params, ok", [
-    ("if", dict(threshold=0), True),
-    ("if", dict(threshold=(1 << 17) - 1), True),
-    ("if", dict(threshold=1 << 17), False),
-    ("if", dict(threshold=-1), False),
-    ("if", dict(threshold=10.5), False),
-    ("if", dict(threshold=None), False),
-    ("lif", dict(threshold=10, leak=4095), True),
-    ("lif", dict(threshold=10, leak=4096), False),
-    ("lif", dict(threshold=10, leak=-1), False),
-    ("if", dict(threshold=10, leak=1), False),                   # an IF has no leak
-    ("if", dict(threshold=10, bias=np.array([-4096, 4095])), True),
-    ("if", dict(threshold=10, bias=np.array([-4097, 0])), False),
-    ("if", dict(threshold=10, bias=np.array([0, 4096])), False),
-    ("if", dict(threshold=10, bias=np.array([1.0, 2.0])), False),
-    ("if", dict(threshold=10, bias=np.array([1, 2, 3])), False),
-    ("if", dict(threshold=10, bias_exp=7), True),
-    ("if", dict(threshold=10, bias_exp=8), False),
-    ("if", dict(threshold=10, bias_exp=-1), False),
-    ("integrator", dict(leak=4095, bias=np.array([1, -1])), True),
-    ("integrator", dict(leak=4096), False),
-    ("vsn", dict(threshold=0, payload_bits=2), True),
-    ("vsn", dict(threshold=TWO23 - 1, payload_bits=24), True),
-    ("vsn", dict(threshold=TWO23, payload_bits=24), False),
-    ("vsn", dict(threshold=-1, payload_bits=24), False),
-    ("vsn", dict(threshold=None, payload_bits=24), False),
-    ("vsn", dict(threshold=5, payload_bits=1), False),
-    ("vsn", dict(threshold=5, payload_bits=25), False),
-    ("relay", dict(payload_bits=2), True),
-    ("relay", dict(payload_bits=24), True),
-    ("relay", dict(payload_bits=1), False),
-    ("relay", dict(payload_bits=25), False),
-    ("relay", dict(payload_bits=8, threshold=3), False),         # a relay has no threshold or bias
+@pytest.mark.parametrize("kind, params, refused", [
+    ("if", dict(threshold=0), None),
+    ("if", dict(threshold=(1 << 17) - 1), None),
+    ("if", dict(threshold=1 << 17), "threshold 131072 does not fit Lava's unsigned 17-bit vth"),
+    ("if", dict(threshold=-1), "threshold -1 does not fit"),
+    ("if", dict(threshold=10.5), "threshold 10.5 does not fit"),
+    ("if", dict(threshold=None), "needs a finite threshold"),
+    ("lif", dict(threshold=10, leak=4095), None),
+    ("lif", dict(threshold=10, leak=1), None),
+    ("lif", dict(threshold=10, leak=4096), "leak .dv. must be an integer in 0..4095, got 4096"),
+    ("lif", dict(threshold=10, leak=-1), "got -1"),
+    ("if", dict(threshold=10, leak=1), "an IF population has no leak"),
+    ("if", dict(threshold=10, bias=np.array([-4096, 4095])), None),
+    ("if", dict(threshold=10, bias=np.array([-4097, 0])), "bias mantissa range .-4097, 0. does not fit 13-bit"),
+    ("if", dict(threshold=10, bias=np.array([0, 4096])), "bias mantissa range .0, 4096. does not fit 13-bit"),
+    ("if", dict(threshold=10, bias=np.array([1.0, 2.0])), "bias mantissas must be integers"),
+    ("if", dict(threshold=10, bias=np.array([1, 2, 3])), "bias has shape"),
+    ("if", dict(threshold=10, bias_exp=7), None),
+    ("if", dict(threshold=10, bias_exp=8), "bias_exp 8 outside"),
+    ("if", dict(threshold=10, bias_exp=-1), "bias_exp -1 outside"),
+    ("integrator", dict(leak=4095, bias=np.array([1, -1])), None),
+    ("integrator", dict(leak=4096), "got 4096"),
+    ("vsn", dict(threshold=0, payload_bits=2), None),
+    ("vsn", dict(threshold=TWO23 - 1, payload_bits=24), None),
+    ("vsn", dict(threshold=TWO23, payload_bits=24), "threshold 8388608 must be an integer in 0..8388607"),
+    ("vsn", dict(threshold=2.5, payload_bits=24), "threshold 2.5 must be an integer"),
+    ("vsn", dict(threshold=-1, payload_bits=24), "a VSN needs a finite threshold >= 0"),
+    ("vsn", dict(threshold=None, payload_bits=24), "a VSN needs a finite threshold"),
+    ("vsn", dict(threshold=5, payload_bits=1), "payload_bits=1 outside 2..24"),
+    ("vsn", dict(threshold=5, payload_bits=25), "payload_bits=25 outside 2..24"),
+    ("relay", dict(payload_bits=2), None),
+    ("relay", dict(payload_bits=24), None),
+    ("relay", dict(payload_bits=1), "payload_bits=1 outside 2..24"),
+    ("relay", dict(payload_bits=25), "payload_bits=25 outside 2..24"),
+    ("relay", dict(payload_bits=8, threshold=3), "a relay has no threshold or bias"),
+    ("relay", dict(payload_bits=8, bias=np.array([0, 0])), "a relay has no threshold or bias"),
 ])
-def test_fixed_parameters_are_accepted_up_to_their_bit_widths_and_refused_beyond(kind, params, ok):
+def test_fixed_parameters_are_accepted_up_to_their_bit_widths_and_refused_beyond(kind, params, refused):
     net = one_population(kind, **params)
-    if ok:
+    if refused is None:
         validate(net)
     else:
-        with pytest.raises(IRError, match="population 'p'"):
+        with pytest.raises(IRError, match=f"population 'p' \\({kind}\\): .*{refused}"):
             validate(net)
 
 
@@ -354,7 +357,7 @@ def test_quantization_by_hand():
 def test_quantization_puts_exponents_beyond_the_graph_range_on_the_feature_transform():
     net = hand_network(threshold=1e-6)
     net.population("if1").calibration = {"max_abs_input": 1e-3, "max_abs_v": 1e-3}
-    net.population("if1").bias = None
+    net.population("if1").bias = np.zeros(2)             # a zero bias puts no limit on K
     # K <= 2**17 / (2 * 1e-3) = 6.55e7 (below vth's 1.3e11 and the target's 4.1e9): E = floor(log2(6.55e7 /
     # 32385)) = 10 -> e_A = 7 (the most a projection takes), e_W = 3
     fixed = quantize_network(net)
@@ -419,3 +422,52 @@ def prepare_windows(net, nodes):
     from neurograph.sim.reference import prepare
     spikes = np.ones((net.input.num_steps, nodes, net.input.features), bool)
     return prepare(net, [Sample("s", nodes, np.zeros((2, 0), np.int64), spikes=spikes)])
+
+
+def test_the_listing_order_numbers_the_input_0_and_the_populations_from_1():
+    net = one_population("if", threshold=10)
+    assert [net.order(name) for name in ("input", "p", "readout")] == [0, 1, 2]
+    assert not net.is_feedback(net.projection("o")) and net.window_steps == 2 + 2
+
+
+def test_a_version_3_network_file_is_refused(tmp_path):
+    import json
+    from neurograph.compile.artifact import ArtifactError, load_network, save_network
+    path = save_network(validate(one_population("if", threshold=10)), tmp_path / "net.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays["header"].tobytes())
+    assert header["version"] == 4
+    header["version"] = 3                        # before the network was kept apart from graph and input
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ArtifactError, match="version 3"):
+        load_network(path)
+
+
+@pytest.mark.parametrize("kind, bias, scale, mantissa, exponent", [
+    ("vsn", 4095.0, 1.0, 4095, 0),            # VSN bias in a_in units: 4095 fits 13 bits signed
+    ("vsn", 4096.0, 1.0, 2048, 1),            # 4096 does not: the next exponent
+    ("vsn", -4096.0, 1.0, -2048, 1),
+    ("integrator", 4095.0, 1 / 64, 4095, 0),  # LIF family in v units (x 64): the same limits
+    ("integrator", 4096.0, 1 / 64, 2048, 1),
+    ("integrator", -4096.0, 1 / 64, -2048, 1),
+])
+def test_bias_mantissas_use_13_signed_bits_before_the_exponent_grows(kind, bias, scale, mantissa, exponent):
+    pop = Population("p", kind, 1, threshold=1.0 if kind == "vsn" else None, bias=np.array([bias]))
+    pop.neuron.quantize(pop, scale)
+    assert pop.bias.tolist() == [mantissa] and pop.bias_exp == exponent
+
+
+def test_the_feature_exponent_may_reach_the_lowest_a_mixed_sign_projection_takes():
+    net = hand_network()
+    net.population("if1").bias = None
+    # K <= 2**17 / (2 x) = 1.5: E = floor(log2(1.5 / 32385)) = -15 -> e_A = -8, e_W = -7, the lowest mixed-sign
+    # weights can take (Lava stores them as 2m with e - 1 = -8)
+    net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 3, "max_abs_v": 1.0}
+    q = quantize_network(net).metadata["quantization"]["if1"]
+    assert (q["weight_exp"], q["adjacency_exp"]) == (-7, -8)
+    net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 1.5, "max_abs_v": 1.0}    # E = -16
+    with pytest.raises(IRError, match="population 'if1': needs a total weight exponent of -16"):
+        quantize_network(net)
