@@ -204,3 +204,82 @@ def test_cores_fill_chips_in_order():
     net = network()
     m = map_network(net, bind(net, sample()), limits=limits(1, cores_per_chip=4))
     assert [p.cores for p in m.populations] == [9, 9, 3] and m.cores == 21 and m.chips == 6      # ceil(21 / 4)
+
+
+# ---- host work, ratios and the verdict ---------------------------------------------------------------
+def test_host_stages_are_priced_per_unit_and_only_per_sample_work_joins_the_totals():
+    from neurograph.compile.ir import HostStage, host_work
+    net = network()
+    net.host = [HostStage("encode", "per_inference", ["input"], {"fp32_add": 2, "exp": 1}, per="node"),
+                HostStage("bind", "per_graph", ["a"], {"fp32_mac": 1}, per="edge"),
+                HostStage("compile", "once", [], {"int32_add": 5})]
+    windows, run, counts, proj, pops = counted(validate(net))
+    graphs, work = [graph_stats(net, w) for w in windows], [host_work(net, w.sample) for w in windows]
+    # 3 nodes; 3 distinct edges + a self loop per node = 6 edge units
+    assert work[0]["encode"]["ops"] == {"fp32_add": 6, "exp": 3} and work[0]["bind"]["ops"] == {"fp32_mac": 6}
+    report = energy_report(net, counts, graphs, work, "loihi1")
+    host = report["host"]
+    # Horowitz 2014: fp32 add 0.9 pJ, fp32 MAC 4.6 pJ, int32 add 0.1 pJ; exp has no constant: unpriced
+    assert host["per_inference_pj"] == pytest.approx(6 * 0.9) and host["stages"]["encode"]["unpriced_ops"] == {"exp": 3}
+    assert host["per_graph_pj"] == pytest.approx(6 * 4.6) and host["once_pj"] == pytest.approx(5 * 0.1)
+    assert report["constants"]["int32_add"]["value_pj"] == 0.1
+    snn, chip = report["snn_45nm"]["total_pj"], report["chip_energy"]["total_pj"]
+    per_sample = 6 * 0.9 + 6 * 4.6                                     # the compile-once work is not per sample
+    assert report["with_host"]["host_pj"] == pytest.approx(per_sample)
+    assert report["with_host"]["snn_45nm_pj"] == pytest.approx(snn + per_sample)
+    assert report["with_host"]["chip_pj"] == pytest.approx(chip + per_sample)
+    # the ANNs: dense 36 MACs; only the 3 nonzero inputs: 27; the fair ANN (inputs not binary features): 27 MACs
+    dense, sparse = 36 * 4.6, 27 * 4.6
+    ratios = report["ratios"]
+    expected = {"ann_over_snn_45nm": dense / snn, "sparse_ann_over_snn_45nm": sparse / snn,
+                "ann_45nm_over_chip": dense / chip, "sparse_ann_45nm_over_chip": sparse / chip,
+                "fair_ann_over_snn_45nm": sparse / snn, "ann_over_snn_45nm_with_host": dense / (snn + per_sample),
+                "fair_ann_over_snn_45nm_with_host": sparse / (snn + per_sample),
+                "fair_ann_45nm_over_chip_with_host": sparse / (chip + per_sample),
+                "ann_over_snn_45nm_all_accumulates": dense / report["snn_45nm_all_accumulates"]["total_pj"]}
+    assert {k: ratios[k] for k in expected} == pytest.approx(expected)
+    assert report["fair_ann_45nm"]["total_pj"] == pytest.approx(sparse)
+    assert report["ann_45nm_sparse_input"]["total_pj"] == pytest.approx(sparse)
+
+
+def test_graded_payloads_priced_with_loihi1_constants_are_named_as_a_caveat():
+    net = network()
+    windows, run, counts, proj, pops = counted(net)
+    graphs = [graph_stats(net, w) for w in windows]
+    caveat = "graded payloads are a Loihi 2 feature"
+    assert any(caveat in c for c in energy_report(net, counts, graphs, [{}], "loihi1")["not_modelled"])
+    assert not any(caveat in c for c in energy_report(net, counts, graphs, [{}], "loihi2")["not_modelled"])
+
+
+def test_the_verdict_compares_with_the_fair_ann_in_microjoules():
+    from neurograph.sim.energy import verdict
+    assert verdict(2e6, 8e6, None) == ("the SNN at 45 nm with host work (2.00 uJ) costs 4.00x less than the fair "
+                                       "ANN; the SNN on chip (lower bound) with host work: no chip energies for "
+                                       "this chip")
+    assert verdict(8e6, 2e6, 2e6) == (
+        "the fair ANN (2.00 uJ) costs 4.00x less than the SNN at 45 nm with host work (8.00 uJ): the ANN wins; "
+        "the fair ANN (2.00 uJ) costs 1.00x less than the SNN on chip (lower bound) with host work (2.00 uJ): "
+        "the ANN wins")
+
+
+def test_the_host_computes_the_input_current_once_per_window():
+    from conftest import make_fixed_network, random_sample
+    from neurograph.compile.current import input_as_current
+    from neurograph.sim.counters import EventCounter
+    sample = random_sample(1, nodes=12)
+    sample.features = (sample.features > 0).astype(float)            # binary: the same raster every step
+    plain = make_fixed_network(seed=1, sample=sample)
+    net = input_as_current(plain)
+
+    def counts_of(network, windows):
+        counter = EventCounter(network, sample.num_nodes)
+        run_reference(network, prepare(network, [sample] * windows), observers=[counter])
+        return counter.counts
+    one, two, chip = counts_of(net, 1), counts_of(net, 2), counts_of(plain, 1)
+    ops = {p.name: p.synaptic_ops_per_step for p in chip.projections}
+    # on chip the input transform works at every input step and the aggregation one step later; the host does
+    # one step's worth of each per window
+    assert one.host_ops == {"fp32_add": ops["transform1"][0], "fp32_mac": ops["aggregate1"][1]}
+    assert one.host_ops["fp32_add"] > 0 and one.host_ops["fp32_mac"] > 0
+    assert two.host_ops == {k: 2 * v for k, v in one.host_ops.items()}
+    assert sum(p.events for p in one.projections if p.on_host) == 0 and one.input_spikes == 0
