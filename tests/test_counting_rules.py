@@ -72,6 +72,7 @@ def test_counts_by_hand_with_fan_out_biases_and_a_graded_source():
     assert pops["readout"].active_updates == readout_active
     assert pops["readout"].inactive_updates == 3 * steps - readout_active
     assert pops["p"].firing_rate == raster.sum() / (3 * 3 * steps)
+    assert [p.neurons for p in counts.populations] == [3 * 3, 3 * 3, 3 * 1]
 
 
 def test_counts_merge_by_summing_and_keep_each_runs_steps():
@@ -198,6 +199,10 @@ def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
     with pytest.raises(IRError, match=r"population 'r', node 0, feature 0: a fan-in of 2 synapses \(16 bits\) "
                                       r"exceeds a core's 8 bits"):
         mapped(limits(9, synapses=1))
+    # two synapses fit exactly, its two presynaptic inputs do not fit one axon
+    with pytest.raises(IRError, match="population 'r', node 0, feature 0: 2 presynaptic inputs exceed a core's 1 "
+                                      "input axons"):
+        mapped(limits(9, axons=1, synapses=2))
 
 
 def test_cores_fill_chips_in_order():
@@ -283,3 +288,15 @@ def test_the_host_computes_the_input_current_once_per_window():
     assert one.host_ops["fp32_add"] > 0 and one.host_ops["fp32_mac"] > 0
     assert two.host_ops == {k: 2 * v for k, v in one.host_ops.items()}
     assert sum(p.events for p in one.projections if p.on_host) == 0 and one.input_spikes == 0
+
+
+def test_chip_limits_are_the_published_ones():
+    from neurograph.compile.mapping import CHIP_LIMITS
+    # nengo-loihi's validation limits for Loihi 1: 1,024 compartments, 4,096 input axons and 1,048,576 bits of
+    # synaptic memory per core, 8-bit weights; 128 cores per chip (WikiChip). Loihi 2: 8,192 neurons per core
+    # (1,048,576 over 128 cores, Intel's brief as quoted), input axons not published
+    loihi1, loihi2 = CHIP_LIMITS["loihi1"], CHIP_LIMITS["loihi2"]
+    assert (loihi1.compartments_per_core, loihi1.input_axons_per_core, loihi1.synapse_bits_per_core,
+            loihi1.bits_per_synapse, loihi1.cores_per_chip) == (1024, 4096, 1_048_576, 8, 128)
+    assert (loihi2.compartments_per_core, loihi2.input_axons_per_core, loihi2.cores_per_chip) == (8192, None, 128)
+    assert "nengo-loihi" in loihi1.source and "unverified" in loihi2.source
