@@ -151,9 +151,10 @@ def test_vsn_memory_decays_toward_zero_and_saturates():
     ("vsn", None, 0, 1000),
     ("relay", None, 0, 1000),                # a relay forwards its summed input
     ("if", None, 0, 1),                      # a binary spike
+    ("integrator", None, 0, 0),              # sends nothing
 ])
 def test_output_bound_of_each_kind(kind, bias, bias_exp, expected):
-    pop = Population("p", kind, 2, threshold=None if kind == "relay" else 5,
+    pop = Population("p", kind, 2, threshold=None if kind in ("relay", "integrator") else 5,
                      bias=None if bias is None else np.array(bias), bias_exp=bias_exp)
     assert get_kind(kind).output_bound(pop, 1000) == expected
 
@@ -471,3 +472,44 @@ def test_the_feature_exponent_may_reach_the_lowest_a_mixed_sign_projection_takes
     net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 1.5, "max_abs_v": 1.0}    # E = -16
     with pytest.raises(IRError, match="population 'if1': needs a total weight exponent of -16"):
         quantize_network(net)
+
+
+def test_mantissa_scale_uses_8_bits_of_magnitude_for_one_sign_and_7_for_mixed_signs():
+    from neurograph.compile.quantize import mantissa_scale
+    assert mantissa_scale(np.array([0.0, 0.5])) == 255 / 0.5          # zero and positive: one sign
+    assert mantissa_scale(np.array([-0.5, 0.0])) == 255 / 0.5
+    assert mantissa_scale(np.array([-0.5, 0.25])) == 127 / 0.5
+    assert mantissa_scale(np.zeros(3)) == 1.0
+
+
+def test_threshold_and_bias_widths_limit_the_activation_scale():
+    from neurograph.compile.kinds.lif import threshold_scale_limits
+    # vth = round(threshold K) < 2**17: K <= (2**17 - 1) / threshold; the largest bias in v units (bias K 64)
+    # must fit a 13-bit mantissa shifted by at most 7: K <= (4095 << 7) / (64 max|bias|)
+    pop = Population("p", "if", 2, threshold=2.0, bias=np.array([0.5, -1.0]))
+    assert threshold_scale_limits(pop) == [131071 / 2.0, 524160 / 64.0]
+    pop.bias = np.zeros(2)
+    assert threshold_scale_limits(pop) == [131071 / 2.0]
+
+
+def test_the_stock_lif_gets_the_bias_mantissa_and_exponent_apart_and_no_current_memory():
+    pop = Population("p", "lif", 2, threshold=77, leak=100, bias=np.array([3, -5]), bias_exp=2)
+    proc, a_in, s_out = get_kind("lif").lava_process(pop, 3, None)
+    assert (proc.du.init, proc.dv.init, proc.vth.init) == (4095, 100, 77)          # IF/LIF: du = 4095
+    assert np.array_equal(proc.bias_mant.init, np.tile([3, -5], (3, 1)))
+    assert np.array_equal(proc.bias_exp.init, np.full((3, 2), 2))
+    assert a_in is proc.a_in and s_out is proc.s_out and proc.a_in.shape == (3, 2)
+
+
+def test_graded_payloads_of_a_vsn_are_recorded_and_a_relays_are_not():
+    from neurograph.sim.reference import run_reference
+    net = validate(Network("fixed", Input("input", 1, 2), [
+        Population("r", "relay", 1, payload_bits=4),
+        Population("v", "vsn", 2, threshold=0, payload_bits=4), Population("readout", "integrator", 2)],
+        [Projection("w", "dense", "input", "r", np.array([[1]])),
+         Projection("x", "dense", "r", "v", np.array([[3, -2]])),
+         Projection("o", "dense", "v", "readout", np.eye(2, dtype=int))], Readout("readout")))
+    run = run_reference(net, prepare_windows(net, nodes=1))
+    # Th = 0: the VSN fires every step and sends relu(z): z = [3, -2] two steps after each input step
+    assert set(run.payloads) == {"v"}
+    assert run.payloads["v"][:, 0, :].tolist() == [[0, 0], [0, 0], [3, 0], [3, 0], [0, 0]]
