@@ -4,8 +4,8 @@ For each group of scripts/mutation.toml: `cosmic-ray init` over the group's modu
 not listed and all but a deterministic sample of the rest, `cosmic-ray baseline` (the group's tests must
 pass unmutated), `cosmic-ray exec` (mutates the files IN PLACE, one mutant at a time, restoring each),
 then the report benchmarks/results/mutation.json and mutation.md with the score per module. Surviving
-mutants listed in scripts/mutation_equivalents.toml (module, original line, mutated line, reason) count
-as equivalent, not as survivors.
+mutants listed in scripts/mutation_equivalents.toml (module, original line, mutated line -- or every
+mutant of that line when `mutated` is left out -- and the reason) count as equivalent, not as survivors.
 
     python scripts/mutation.py                      # every group
     python scripts/mutation.py --group counters     # the groups whose name contains 'counters'
@@ -166,7 +166,7 @@ def group_report(group: dict, equivalents: list) -> dict:
         entry = {"module": module, "line": mutation.start_pos[0], "operator": mutation.operator_name,
                  "original": original, "mutated": mutated}
         match = next((e for e in equivalents if e["module"] == module and e["original"] == original
-                      and e["mutated"] == mutated), None)
+                      and e.get("mutated", mutated) == mutated), None)
         if match:
             row["equivalent"] += 1
             equivalent_found.append({**entry, "reason": match["reason"]})
