@@ -239,30 +239,53 @@ def test_float_parameters_are_checked(kind, params, ok):
             validate(net)
 
 
-@pytest.mark.parametrize("weights, exponent, ok", [
-    (np.array([[-128, 127], [0, 1]]), 0, True),         # mixed signs: [-128, 127]
-    (np.array([[-129, 127], [0, 1]]), 0, False),
-    (np.array([[-128, 128], [0, 1]]), 0, False),
-    (np.array([[0, 255], [1, 2]]), 0, True),            # one sign: 8 bits of magnitude
-    (np.array([[0, 256], [1, 2]]), 0, False),
-    (np.array([[0, -255], [-1, -2]]), 0, True),
-    (np.array([[0, -256], [-1, -2]]), 0, False),
-    (np.array([[1, 2], [3, 4]]), -8, True),             # exponents -8 .. 7
-    (np.array([[1, 2], [3, 4]]), 7, True),
-    (np.array([[1, 2], [3, 4]]), 8, False),
-    (np.array([[1, 2], [3, 4]]), -9, False),
-    (np.array([[1, -2], [3, 4]]), -7, True),            # mixed signs are stored as 2m with e - 1 >= -8
-    (np.array([[1, -2], [3, 4]]), -8, False),
-    (np.array([[1.0, 2.0], [3.0, 4.0]]), 0, False),     # mantissas are integers
+@pytest.mark.parametrize("weights, exponent, refused", [
+    (np.array([[-128, 127], [0, 1]]), 0, None),         # mixed signs: [-128, 127]
+    (np.array([[-129, 127], [0, 1]]), 0, "mantissas span .-129, 127.,.* \\[-128, 127\\]"),
+    (np.array([[-128, 128], [0, 1]]), 0, "mantissas span .-128, 128."),
+    (np.array([[0, 255], [1, 2]]), 0, None),            # one sign: 8 bits of magnitude
+    (np.array([[0, 256], [1, 2]]), 0, "mantissas span .0, 256.,.* \\[0, 255\\]"),
+    (np.array([[0, -255], [-1, -2]]), 0, None),
+    (np.array([[0, -256], [-1, -2]]), 0, "mantissas span .-256, 0.,.* \\[-255, 0\\]"),
+    (np.array([[1, 2], [3, 4]]), -8, None),             # exponents -8 .. 7
+    (np.array([[1, 2], [3, 4]]), 7, None),
+    (np.array([[1, 2], [3, 4]]), 8, "weight exponent 8 outside"),
+    (np.array([[1, 2], [3, 4]]), -9, "weight exponent -9 outside"),
+    (np.array([[1, -2], [3, 4]]), -7, None),            # mixed signs are stored as 2m with e - 1 >= -8
+    (np.array([[1, -2], [3, 4]]), -8, "mixed-sign weights need exponent >= -7 .* and -9 is outside"),
+    (np.array([[1.0, 2.0], [3.0, 4.0]]), 0, "must be integer mantissas"),
 ])
-def test_dense_mantissas_and_exponents_at_their_limits(weights, exponent, ok):
+def test_dense_mantissas_and_exponents_at_their_limits(weights, exponent, refused):
     net = one_population("if", threshold=1000)
     net.projections[0].weight, net.projections[0].exponent = weights, exponent
-    if ok:
+    if refused is None:
         validate(net)
     else:
-        with pytest.raises(IRError, match="projection 'w'"):
+        with pytest.raises(IRError, match=f"projection 'w' .*{refused}"):
             validate(net)
+
+
+@pytest.mark.parametrize("kind, v, a, bias, spikes, after", [
+    ("lif", 2.0, 1.0, 0.5, True, 0.0),             # 0.75 * 2 + 1 + 0.5 = 3.0 > 2.5: reset to zero
+    ("lif", 1.0, 0.5, None, False, 1.25),          # 0.75 + 0.5
+    ("lif_subtract", 2.0, 1.0, 0.5, True, 0.5),    # 3.0 - 2.5
+    ("integrator", 2.0, 1.0, -0.5, None, 2.0),     # 1.5 + 1 - 0.5, sends nothing
+])
+def test_float_dynamics_leak_integrate_and_reset(kind, v, a, bias, spikes, after):
+    pop = Population("p", kind, 1, threshold=None if kind == "integrator" else 2.5, leak=0.25,
+                     bias=None if bias is None else np.array([bias]))
+    state = {"v": np.array([[v]])}
+    out = get_kind(kind).step(pop, state, np.array([[a]]), False, {})
+    assert (out is None if spikes is None else out[0, 0] == spikes) and state["v"][0, 0] == after
+
+
+def test_float_vsn_fires_at_its_threshold_and_sends_relu_of_its_input():
+    pop = Population("v", "vsn", 3, threshold=1.0, leak=0.5, bias=np.array([0.0, 0.0, -1.0]))
+    state = get_kind("vsn").init_state(pop, 1, fixed=False)
+    state["m"][:] = [[1.0, 0.0, 4.0]]
+    out = get_kind("vsn").step(pop, state, np.array([[0.5, 0.5, 0.5]]), False, {})
+    # m = 0.5 m + z, z = a + bias: [1.0 (fires, = Th), 0.5, 2.0 - 0.5 = 1.5 (fires, z = -0.5: sends 0)]
+    assert out[0].tolist() == [0.5, 0.0, 0.0] and state["m"][0].tolist() == [0.0, 0.5, 0.0]
 
 
 # ---- worst-case payloads and accumulators (check_ranges) ----------------------------------------
@@ -513,3 +536,19 @@ def test_graded_payloads_of_a_vsn_are_recorded_and_a_relays_are_not():
     # Th = 0: the VSN fires every step and sends relu(z): z = [3, -2] two steps after each input step
     assert set(run.payloads) == {"v"}
     assert run.payloads["v"][:, 0, :].tolist() == [[0, 0], [0, 0], [3, 0], [3, 0], [0, 0]]
+
+
+def test_predictions_are_read_from_the_last_window_unless_asked():
+    from neurograph.sim.reference import run_reference
+    net = validate(Network("fixed", Input("input", 2, 3), [Population("readout", "integrator", 2)],
+                           [Projection("w", "dense", "input", "readout", np.eye(2, dtype=int))], Readout("readout")))
+    first, second = np.zeros((3, 1, 2), bool), np.zeros((3, 1, 2), bool)
+    first[0, 0, 0] = True                             # window 1: feature 0 once
+    second[:, 0, 1] = True                            # window 2 (state carried): feature 1 three times
+    from neurograph.sim.reference import prepare
+    windows = prepare(net, [Sample("a", 1, np.zeros((2, 0), np.int64), spikes=first),
+                            Sample("b", 1, np.zeros((2, 0), np.int64), spikes=second)])
+    run = run_reference(net, windows)
+    assert [r.tolist() for r in run.readouts] == [[[64, 0]], [[64, 192]]]
+    assert run.predictions().tolist() == [1] and run.predictions(0).tolist() == [0]
+    assert np.array_equal(run.readout, run.readouts[1])
