@@ -552,3 +552,21 @@ def test_predictions_are_read_from_the_last_window_unless_asked():
     assert [r.tolist() for r in run.readouts] == [[[64, 0]], [[64, 192]]]
     assert run.predictions().tolist() == [1] and run.predictions(0).tolist() == [0]
     assert np.array_equal(run.readout, run.readouts[1])
+
+
+def test_leak_becomes_dv_in_4096ths_and_the_threshold_scales_with_k():
+    pop = Population("p", "lif", 1, threshold=1.5, leak=0.125)
+    pop.neuron.quantize(pop, 10.0)
+    assert (pop.leak, pop.threshold) == (512, 15)
+    vsn = Population("v", "vsn", 1, threshold=1.5, leak=0.25)
+    vsn.neuron.quantize(vsn, 10.0)
+    assert (vsn.leak, vsn.threshold) == (1024, 15)
+
+
+def test_a_worst_payload_at_a_power_of_two_gets_its_extra_bit():
+    net = hand_network()
+    net.projection("w1").weight = np.array([[0.5, 1.0], [0.5, 0.0]])      # one sign: m = 255 w
+    fixed = quantize_network(net)
+    # mantissas [[128, 255], [128, 0]] (127.5 -> 128): column sums 256 and 255; 256 needs 9 bits + sign
+    assert fixed.projection("w1").weight.tolist() == [[128, 255], [128, 0]] and fixed.projection("w1").exponent == 0
+    assert fixed.population("relay1").payload_bits == 10
