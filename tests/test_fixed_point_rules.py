@@ -431,14 +431,16 @@ def test_spike_agreement_counts_matching_entries_per_population_and_pooled():
         spike_matches(a, sim_result({"p": p, "q": q[:, :1], "e": np.zeros((0, 2, 9), bool)}))
 
 
-def test_a_run_without_records_keeps_empty_rasters_of_the_packed_width():
+@pytest.mark.parametrize("features, width", [(8, 1), (9, 2)])
+def test_a_run_without_records_keeps_empty_rasters_of_the_packed_width(features, width):
     from neurograph.sim.reference import run_reference
-    net = one_population("if", features=8, threshold=0)
-    net.projections[0].weight, net.projections[1].weight = np.ones((2, 8), int), np.ones((8, 1), int)
+    net = one_population("if", features=features, threshold=0)
+    net.projections[0].weight = np.ones((2, features), int)
+    net.projections[1].weight = np.ones((features, 1), int)
     windows = prepare_windows(validate(net), nodes=3)
     recorded, unrecorded = run_reference(net, windows), run_reference(net, windows, record=False)
-    assert recorded.spikes["p"].shape == (net.window_steps, 3, 1) and recorded.raster("p").any()
-    assert unrecorded.spikes["p"].shape == (0, 3, 1)                 # 8 features pack into one byte
+    assert recorded.spikes["p"].shape == (net.window_steps, 3, width) and recorded.raster("p").any()
+    assert unrecorded.spikes["p"].shape == (0, 3, width)             # ceil(features / 8) bytes
     assert np.array_equal(recorded.readout, unrecorded.readout)
 
 
@@ -570,3 +572,39 @@ def test_a_worst_payload_at_a_power_of_two_gets_its_extra_bit():
     # mantissas [[128, 255], [128, 0]] (127.5 -> 128): column sums 256 and 255; 256 needs 9 bits + sign
     assert fixed.projection("w1").weight.tolist() == [[128, 255], [128, 0]] and fixed.projection("w1").exponent == 0
     assert fixed.population("relay1").payload_bits == 10
+
+
+def test_state_is_carried_across_samples_only_on_one_node_set():
+    from neurograph.sim.reference import prepare, sequences
+    net = validate(one_population("if", threshold=10))
+    same = prepare(net, [Sample(name, 2, np.zeros((2, 0), np.int64), spikes=np.ones((2, 2, 2), bool))
+                         for name in "ab"])
+    assert [len(s) for s in sequences(same, carry=True)] == [2] and [len(s) for s in sequences(same, False)] == [1, 1]
+    other = prepare(net, [Sample("c", 3, np.zeros((2, 0), np.int64), spikes=np.ones((2, 3, 2), bool))])
+    with pytest.raises(IRError, match=r"carrying state across samples needs one node set; .* \[2, 3\] nodes"):
+        sequences(same + other, carry=True)
+
+
+def test_only_the_input_first_graph_convolution_alone_may_run_on_the_host():
+    def net(reader_of_relay=False):
+        pops = [Population("r", "relay", 2, payload_bits=8), Population("p", "if", 2, threshold=5),
+                Population("readout", "integrator", 2)]
+        projs = [Projection("w", "dense", "input", "r", np.eye(2, dtype=int), on_host=True),
+                 Projection("a", "graph", "r", "p", rule="mean", coefficient_scale=255, on_host=True),
+                 Projection("o", "dense", "p", "readout", np.eye(2, dtype=int))]
+        if reader_of_relay:          # the relay's payloads also go elsewhere: the chip still needs them
+            projs.append(Projection("x", "dense", "r", "readout", np.eye(2, dtype=int)))
+        return Network("fixed", Input("input", 2, 2), pops, projs, Readout("readout"))
+    from neurograph.compile.ir import host_chain
+    assert [part.name for part in host_chain(validate(net()))] == ["w", "r", "a"]
+    with pytest.raises(IRError, match=r"projections \['w', 'a'\] are marked on_host, but only the input's first"):
+        validate(net(reader_of_relay=True))
+
+
+def test_integer_products_are_exact_beyond_the_float64_mantissa():
+    from neurograph.compile.projections import exact_int_matmul
+    x = np.full((1, 4), 2 ** 30 + 1, dtype=np.int64)     # each product about 2**52: their odd sum needs 55 bits
+    w = np.array([[2 ** 22 + 1], [2 ** 22 + 2], [2 ** 22 + 3], [2 ** 22 + 1]], dtype=np.int64)
+    assert exact_int_matmul(x, w).tolist() == [[(2 ** 30 + 1) * (4 * 2 ** 22 + 7)]]     # float64 gives +1
+    small = np.array([[3, -2], [0, 5]])
+    assert exact_int_matmul(small, np.array([[7], [-1]])).tolist() == [[23], [-5]]
