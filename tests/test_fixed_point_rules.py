@@ -241,6 +241,8 @@ def test_float_parameters_are_checked(kind, params, ok):
 
 @pytest.mark.parametrize("weights, exponent, refused", [
     (np.array([[-128, 127], [0, 1]]), 0, None),         # mixed signs: [-128, 127]
+    (np.array([[-1, 127], [0, 1]]), 0, None),
+    (np.array([[1, -128], [0, 0]]), 0, None),
     (np.array([[-129, 127], [0, 1]]), 0, "mantissas span .-129, 127.,.* \\[-128, 127\\]"),
     (np.array([[-128, 128], [0, 1]]), 0, "mantissas span .-128, 128."),
     (np.array([[0, 255], [1, 2]]), 0, None),            # one sign: 8 bits of magnitude
@@ -286,6 +288,9 @@ def test_float_vsn_fires_at_its_threshold_and_sends_relu_of_its_input():
     out = get_kind("vsn").step(pop, state, np.array([[0.5, 0.5, 0.5]]), False, {})
     # m = 0.5 m + z, z = a + bias: [1.0 (fires, = Th), 0.5, 2.0 - 0.5 = 1.5 (fires, z = -0.5: sends 0)]
     assert out[0].tolist() == [0.5, 0.0, 0.0] and state["m"][0].tolist() == [0.0, 0.5, 0.0]
+    pop.bias = None                                                   # z = a
+    out = get_kind("vsn").step(pop, state, np.array([[0.75, 1.0, -0.5]]), False, {})
+    assert out[0].tolist() == [0.0, 1.0, 0.0] and state["m"][0].tolist() == [0.75, 0.0, -0.5]
 
 
 # ---- worst-case payloads and accumulators (check_ranges) ----------------------------------------
@@ -380,7 +385,7 @@ def test_quantization_by_hand():
 
 def test_quantization_puts_exponents_beyond_the_graph_range_on_the_feature_transform():
     net = hand_network(threshold=1e-6)
-    net.population("if1").calibration = {"max_abs_input": 1e-3, "max_abs_v": 1e-3}
+    net.population("if1").calibration = {"max_abs_input": 1e-3}     # no voltage range: no limit from it
     net.population("if1").bias = np.zeros(2)             # a zero bias puts no limit on K
     # K <= 2**17 / (2 * 1e-3) = 6.55e7 (below vth's 1.3e11 and the target's 4.1e9): E = floor(log2(6.55e7 /
     # 32385)) = 10 -> e_A = 7 (the most a projection takes), e_W = 3
@@ -501,9 +506,9 @@ def test_the_feature_exponent_may_reach_the_lowest_a_mixed_sign_projection_takes
 
 def test_mantissa_scale_uses_8_bits_of_magnitude_for_one_sign_and_7_for_mixed_signs():
     from neurograph.compile.quantize import mantissa_scale
-    assert mantissa_scale(np.array([0.0, 0.5])) == 255 / 0.5          # zero and positive: one sign
-    assert mantissa_scale(np.array([-0.5, 0.0])) == 255 / 0.5
-    assert mantissa_scale(np.array([-0.5, 0.25])) == 127 / 0.5
+    assert mantissa_scale(np.array([0.0, 0.7])) == 255 / 0.7          # zero and positive: one sign
+    assert mantissa_scale(np.array([-0.7, 0.0])) == 255 / 0.7
+    assert mantissa_scale(np.array([-0.3, 0.25])) == 127 / 0.3
     assert mantissa_scale(np.zeros(3)) == 1.0
 
 
@@ -608,3 +613,58 @@ def test_integer_products_are_exact_beyond_the_float64_mantissa():
     assert exact_int_matmul(x, w).tolist() == [[(2 ** 30 + 1) * (4 * 2 ** 22 + 7)]]     # float64 gives +1
     small = np.array([[3, -2], [0, 5]])
     assert exact_int_matmul(small, np.array([[7], [-1]])).tolist() == [[23], [-5]]
+
+
+def test_host_work_counts_each_stage_per_its_unit():
+    from neurograph.compile.ir import HostStage, host_work
+    net = one_population("if", threshold=10)
+    net.input.num_steps = 3
+    net.host = [HostStage("encode", "per_inference", ["input"], {"rng": 1}, per="nonzero_input_step"),
+                HostStage("norm", "per_graph", [], {"fp32_mac": 2}, per="edge"),
+                HostStage("decide", "per_inference", ["readout"], {"fp32_add": 4}, per="node"),
+                HostStage("load", "once", [], {"int32_add": 9})]
+    features = np.array([[0.5, 0.0], [1.0, 0.25], [0.0, 0.0]])     # 3 nonzero features
+    edges = np.array([[0, 0, 1, 2], [1, 1, 0, 2]])                  # 0->1 twice, 1->0 and a self loop on 2
+    work = host_work(validate(net), Sample("s", 3, edges, features=features))
+    # 3 nonzero x 3 steps; 2 distinct edges + 3 self loops; 3 nodes; once
+    assert {k: v["ops"] for k, v in work.items()} == {"encode": {"rng": 9}, "norm": {"fp32_mac": 10},
+                                                      "decide": {"fp32_add": 12}, "load": {"int32_add": 9}}
+    spikes = Sample("r", 3, edges, spikes=np.ones((3, 3, 2), bool))  # a raster: no features to encode
+    assert host_work(net, spikes)["encode"]["ops"] == {"rng": 0}
+
+
+def test_the_accumulator_and_the_input_port_hold_two_to_the_31_minus_one_exactly():
+    def net(columns):
+        # relay payload bound 128 << 7 = 2**14; each column of 128s adds 2**14 * 128 * rows to the readout
+        f = 1024
+        projs = [Projection("w", "dense", "input", "r", np.full((1, f), 128), exponent=7)]
+        for k, rows in enumerate(columns):
+            column = np.zeros((f, 1), int)
+            column[:rows] = 128
+            projs.append(Projection(f"o{k}", "dense", "r", "readout", column))
+        return Network("fixed", Input("input", 1, 2), [Population("r", "relay", f, payload_bits=16),
+                                                         Population("readout", "integrator", 1)],
+                       projs, Readout("readout"))
+    validate(net([1023]))                                           # 2**31 - 2**21
+    with pytest.raises(IRError, match="worst-case accumulated input 2,147,483,648 overflows"):
+        validate(net([1024]))                                       # 2**14 * 128 * 1024 = 2**31
+    validate(net([512, 511]))
+    with pytest.raises(IRError, match="population 'readout': worst-case summed input 2,147,483,648 of its "
+                                      "projections overflows the 32-bit input port"):
+        validate(net([512, 512]))                                   # 2**30 each: fits one by one, not summed
+
+
+def test_a_24_bit_payload_is_the_widest_quantization_accepts():
+    net = hand_network()
+    net.input.features = 200
+    net.projection("w1").weight = np.ones((200, 2))                 # one sign: mantissas 255, column sums 51000
+    if1 = net.population("if1")
+    if1.threshold, if1.bias = 4096 / 1.5e9, None
+    if1.calibration = {"max_abs_input": 1e-6, "max_abs_v": 1e-6}
+    # K <= 4096 / threshold = 1.5e9: E = floor(log2(1.5e9 / (255 * 255))) = 14 -> e_A = 7, e_W = 7; the worst
+    # payload 51000 << 7 = 6,528,000 < 2**23 takes 24 bits with the sign
+    fixed = quantize_network(net)
+    assert fixed.projection("w1").exponent == 7 and fixed.population("relay1").payload_bits == 24
+    net.input.features, net.projection("w1").weight = 400, np.ones((400, 2))      # twice the inputs: 25 bits
+    with pytest.raises(IRError, match="relay 'relay1': worst-case payload 13056000 needs 25 bits"):
+        quantize_network(net)
