@@ -185,6 +185,11 @@ def test_whole_nodes_share_a_core_until_the_input_axons_run_out():
     assert r.cores == 2 and r.limited_by == "compartments"
     r = mapped(limits(6, axons=3))["r"]                              # 2 axons per node: one node per core
     assert r.cores == 3 and r.limited_by == "input axons"
+    # a node's 3 features stay together when they fit an empty core: one node per 5-compartment core
+    assert mapped(limits(5))["r"].cores == 3
+    # node 1 would fill the synaptic memory exactly (5 + 5 of 10) but needs 2 more axons: axons close the core
+    r = mapped(limits(9, axons=2, synapses=10))["r"]
+    assert r.cores == 3 and r.limited_by == "input axons"
 
 
 def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
@@ -261,6 +266,8 @@ def test_the_verdict_compares_with_the_fair_ann_in_microjoules():
     assert verdict(2e6, 8e6, None) == ("the SNN at 45 nm with host work (2.00 uJ) costs 4.00x less than the fair "
                                        "ANN; the SNN on chip (lower bound) with host work: no chip energies for "
                                        "this chip")
+    assert verdict(1.2345675e10, 4 * 1.2345675e10, None).startswith(
+        "the SNN at 45 nm with host work (12,345.67 uJ) costs 4.00x less than the fair ANN")
     assert verdict(8e6, 2e6, 2e6) == (
         "the fair ANN (2.00 uJ) costs 4.00x less than the SNN at 45 nm with host work (8.00 uJ): the ANN wins; "
         "the fair ANN (2.00 uJ) costs 1.00x less than the SNN on chip (lower bound) with host work (2.00 uJ): "
@@ -273,7 +280,7 @@ def test_the_host_computes_the_input_current_once_per_window():
     from neurograph.sim.counters import EventCounter
     sample = random_sample(1, nodes=12)
     sample.features = (sample.features > 0).astype(float)            # binary: the same raster every step
-    plain = make_fixed_network(seed=1, sample=sample)
+    plain = make_fixed_network(seed=1, sample=sample, steps=1)       # one input step: the host's is that one
     net = input_as_current(plain)
 
     def counts_of(network, windows):
@@ -299,4 +306,13 @@ def test_chip_limits_are_the_published_ones():
     assert (loihi1.compartments_per_core, loihi1.input_axons_per_core, loihi1.synapse_bits_per_core,
             loihi1.bits_per_synapse, loihi1.cores_per_chip) == (1024, 4096, 1_048_576, 8, 128)
     assert (loihi2.compartments_per_core, loihi2.input_axons_per_core, loihi2.cores_per_chip) == (8192, None, 128)
+    assert loihi2.synapse_bits_per_core == 192 * 1024 * 8          # the commonly quoted 192 KB, stated as used
     assert "nengo-loihi" in loihi1.source and "unverified" in loihi2.source
+
+
+def test_a_gat_baseline_adds_two_macs_per_node_and_feature_for_attention_scores():
+    net = network()
+    windows, *_ = counted(net)
+    net.metadata["aggregation"] = "attention"
+    assert ann_macs(net, [graph_stats(net, w) for w in windows]) == {"w": 18, "a": 9, "a.attention_scores": 2 * 3 * 3,
+                                                                      "o": 9}
