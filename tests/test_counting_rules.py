@@ -266,8 +266,10 @@ def test_the_verdict_compares_with_the_fair_ann_in_microjoules():
     assert verdict(2e6, 8e6, None) == ("the SNN at 45 nm with host work (2.00 uJ) costs 4.00x less than the fair "
                                        "ANN; the SNN on chip (lower bound) with host work: no chip energies for "
                                        "this chip")
-    assert verdict(1.2345675e10, 4 * 1.2345675e10, None).startswith(
+    assert verdict(1.2345675e10, 4 * 1.2345675e10, None).startswith(      # six digits survive the rounding
         "the SNN at 45 nm with host work (12,345.67 uJ) costs 4.00x less than the fair ANN")
+    assert verdict(4 * 1.2345675e10, 1.2345675e10, None).startswith(
+        "the fair ANN (12,345.67 uJ) costs 4.00x less than the SNN at 45 nm with host work (49,382.70 uJ)")
     assert verdict(8e6, 2e6, 2e6) == (
         "the fair ANN (2.00 uJ) costs 4.00x less than the SNN at 45 nm with host work (8.00 uJ): the ANN wins; "
         "the fair ANN (2.00 uJ) costs 1.00x less than the SNN on chip (lower bound) with host work (2.00 uJ): "
