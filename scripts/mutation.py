@@ -120,10 +120,10 @@ def run_group(group: dict, cfg: dict, limit: int | None = None) -> dict:
     config_path.write_text(toml.dumps({"cosmic-ray": session}))
     db_path.unlink(missing_ok=True)
     cr = [sys.executable, "-m", "cosmic_ray.cli"]
+    start = time.monotonic()
     subprocess.run([*cr, "init", str(config_path), str(db_path)], cwd=ROOT, check=True)
     listed, kept = select(db_path, cfg["operators"], min(group["sample"], limit or group["sample"]))
     print(f"[{name}] {kept} of {listed} mutants (listed operators) in {len(files)} modules", flush=True)
-    start = time.monotonic()
     if subprocess.run([*cr, "baseline", str(config_path)], cwd=ROOT).returncode != 0:
         sys.exit(f"mutation: the tests of group {name!r} fail without any mutant: {session['test-command']}")
     exec_ = subprocess.Popen([*cr, "exec", str(config_path), str(db_path)], cwd=ROOT)
