@@ -186,6 +186,11 @@ def group_report(group: dict, equivalents: list) -> dict:
             "equivalents": sorted(equivalent_found, key=lambda s: (s["module"], s["line"]))}
 
 
+def cell(text: str) -> str:
+    """Source text for a Markdown table cell (a '|' would end the cell)."""
+    return text.replace("|", "\\|")
+
+
 def pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -213,11 +218,12 @@ def markdown(report: dict, before: dict | None) -> str:
     lines += ["", "## Equivalent mutants", "", "| module:line | change | reason |", "|---|---|---|"]
     for g in report["groups"]:
         for e in g["equivalents"]:
-            lines.append(f"| {e['module']}:{e['line']} | `{e['original']}` -> `{e['mutated']}` | {e['reason']} |")
+            lines.append(f"| {e['module']}:{e['line']} | `{cell(e['original'])}` -> `{cell(e['mutated'])}` | "
+                         f"{cell(e['reason'])} |")
     lines += ["", "## Surviving mutants", "", "| module:line | change |", "|---|---|"]
     for g in report["groups"]:
         for s in g["survivors"]:
-            lines.append(f"| {s['module']}:{s['line']} | `{s['original']}` -> `{s['mutated']}` |")
+            lines.append(f"| {s['module']}:{s['line']} | `{cell(s['original'])}` -> `{cell(s['mutated'])}` |")
     return "\n".join(lines) + "\n"
 
 
