@@ -180,7 +180,8 @@ def group_report(group: dict, equivalents: list) -> dict:
                                                                  "incompetent")}
     scored = totals["killed"] + totals["survived"]
     totals["score"] = round(totals["killed"] / scored, 4) if scored else None
-    return {"name": name, "target": group.get("target"), "tests": group["tests"], **meta, "totals": totals,
+    return {"name": name, "area": group.get("area"), "target": group.get("target"), "tests": group["tests"], **meta,
+            "totals": totals,
             "modules": dict(sorted(modules.items())),
             "survivors": sorted(survivors, key=lambda s: (s["module"], s["line"])),
             "equivalents": sorted(equivalent_found, key=lambda s: (s["module"], s["line"]))}
@@ -193,6 +194,20 @@ def cell(text: str) -> str:
 
 def pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def area_scores(report: dict) -> dict:
+    """Killed, survived and score of each area (groups scored together)."""
+    areas = {}
+    for g in report.get("groups", []):
+        if g.get("area"):
+            area = areas.setdefault(g["area"], {"killed": 0, "survived": 0, "target": g["target"]})
+            area["killed"] += g["totals"]["killed"]
+            area["survived"] += g["totals"]["survived"]
+    for a in areas.values():
+        scored = a["killed"] + a["survived"]
+        a["score"] = a["killed"] / scored if scored else None
+    return areas
 
 
 def markdown(report: dict, before: dict | None) -> str:
@@ -215,6 +230,12 @@ def markdown(report: dict, before: dict | None) -> str:
         for m, r in g["modules"].items():
             lines.append(f"| {m} | {r['mutants']} | {r['killed']} | {r['survived']} | {r['equivalent']} | "
                          f"{pct(r['score'])} | {pct(old.get(m))} | |")
+    areas, old_areas = area_scores(report), area_scores(before or {})
+    lines += ["", "| area (its groups together) | killed | survived | score | before | target |",
+              "|---|---|---|---|---|---|"]
+    for name, a in areas.items():
+        lines.append(f"| {name} | {a['killed']} | {a['survived']} | **{pct(a['score'])}** | "
+                     f"{pct(old_areas.get(name, {}).get('score'))} | {pct(a['target'])} |")
     lines += ["", "## Equivalent mutants", "", "| module:line | change | reason |", "|---|---|---|"]
     for g in report["groups"]:
         for e in g["equivalents"]:
