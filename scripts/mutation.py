@@ -41,6 +41,7 @@ CONFIG = ROOT / "scripts" / "mutation.toml"
 EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.toml"
 SESSIONS = ROOT / ".mutation"
 RESULTS = ROOT / "benchmarks" / "results"
+FAILED_TEST = re.compile(r"^FAILED (tests/\S+)", re.MULTILINE)
 
 
 def slug(name: str) -> str:
@@ -145,7 +146,7 @@ def run_group(group: dict, cfg: dict, limit: int | None = None) -> dict:
 def group_report(group: dict, equivalents: list) -> dict:
     name = group["name"]
     meta = json.loads((SESSIONS / f"{slug(name)}.json").read_text())
-    modules, survivors, equivalent_found = {}, [], []
+    modules, survivors, equivalent_found, killed = {}, [], [], []
     with use_db(str(SESSIONS / f"{slug(name)}.sqlite"), WorkDB.Mode.open) as db:
         done = list(db.completed_work_items)
     for item, result in done:
@@ -156,15 +157,18 @@ def group_report(group: dict, equivalents: list) -> dict:
         row = modules.setdefault(module, {"mutants": 0, "killed": 0, "survived": 0, "equivalent": 0,
                                           "incompetent": 0})
         row["mutants"] += 1
-        if result.test_outcome == TestOutcome.KILLED:
-            row["killed"] += 1
-            continue
-        if result.test_outcome != TestOutcome.SURVIVED:         # could not be applied or run
+        if result.test_outcome not in (TestOutcome.KILLED, TestOutcome.SURVIVED):   # could not be applied or run
             row["incompetent"] += 1
             continue
         original, mutated = changed_lines(result.diff or "")
         entry = {"module": module, "line": mutation.start_pos[0], "operator": mutation.operator_name,
-                 "original": original, "mutated": mutated}
+                 "original": original, "mutated": mutated,
+                 "key": f"{module}:{mutation.operator_name}:{mutation.occurrence}"}
+        if result.test_outcome == TestOutcome.KILLED:
+            row["killed"] += 1
+            failed = FAILED_TEST.search(result.output or "")        # pytest -x: the first test that failed
+            killed.append({**entry, "test": failed.group(1) if failed else "(timeout or error)"})
+            continue
         match = next((e for e in equivalents if e["module"] == module and e["original"] == original
                       and e.get("mutated", mutated) == mutated), None)
         if match:
@@ -184,6 +188,7 @@ def group_report(group: dict, equivalents: list) -> dict:
             "totals": totals,
             "modules": dict(sorted(modules.items())),
             "survivors": sorted(survivors, key=lambda s: (s["module"], s["line"])),
+            "killed": sorted(killed, key=lambda s: (s["module"], s["line"])),
             "equivalents": sorted(equivalent_found, key=lambda s: (s["module"], s["line"]))}
 
 
@@ -241,6 +246,17 @@ def markdown(report: dict, before: dict | None) -> str:
         for e in g["equivalents"]:
             lines.append(f"| {e['module']}:{e['line']} | `{cell(e['original'])}` -> `{cell(e['mutated'])}` | "
                          f"{cell(e['reason'])} |")
+    if before:
+        was_killed = {k["key"] for g in before["groups"] for k in g.get("killed", [])}
+        lines += ["", "## Killed now, not before", "",
+                  "Each of these mutants survived the earlier run; the test named is the first that failed on it "
+                  "now (pytest -x), so it is a test that fails on the code change it guards.", "",
+                  "| module:line | change | failing test |", "|---|---|---|"]
+        for g in report["groups"]:
+            for k in g["killed"]:
+                if k["key"] not in was_killed:
+                    lines.append(f"| {k['module']}:{k['line']} | `{cell(k['original'])}` -> `{cell(k['mutated'])}` | "
+                                 f"{k['test']} |")
     lines += ["", "## Surviving mutants", "", "| module:line | change |", "|---|---|"]
     for g in report["groups"]:
         for s in g["survivors"]:
