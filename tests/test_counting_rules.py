@@ -2,6 +2,8 @@
 nonzero biases, a graded source, published constants written out as numbers, and nodes whose features
 split across cores. Expected values follow the documented definitions (sim/counters.py,
 ../shared/notes/energy-and-chip-constants.md, compile/mapping.py), counted here by hand."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -202,6 +204,9 @@ def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
     assert (p.synapses, p.stored_synapses) == (9, 9)
     assert p.cores == 3 and p.limited_by == "synapse memory"
     assert p.synapse_memory_utilisation == pytest.approx(9 / (3 * 4))
+    odd = dataclasses.replace(limits(9), synapse_bits_per_core=4 * 8 + 7)    # 39 bits hold 4 whole 8-bit synapses
+    p = mapped(odd)["p"]
+    assert p.cores == 3 and p.synapse_memory_utilisation == pytest.approx(9 / (3 * 4))
     # one synapse per core: r's first compartment reads input features 0 and 1 (W's column 0 is [1, 3])
     with pytest.raises(IRError, match=r"population 'r', node 0, feature 0: a fan-in of 2 synapses \(16 bits\) "
                                       r"exceeds a core's 8 bits"):
@@ -214,6 +219,8 @@ def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
 
 def test_cores_fill_chips_in_order():
     net = network()
+    loihi1 = map_network(net, bind(net, sample()))
+    assert [(p.cores, p.limited_by) for p in loihi1.populations] == [(1, "fits one core")] * 3 and loihi1.chips == 1
     m = map_network(net, bind(net, sample()), limits=limits(1, cores_per_chip=4))
     assert [p.cores for p in m.populations] == [9, 9, 3] and m.cores == 21 and m.chips == 6      # ceil(21 / 4)
 
