@@ -11,6 +11,7 @@ mutant of that line when `mutated` is left out -- and the reason) count as equiv
     python scripts/mutation.py --group counters     # the groups whose name contains 'counters'
     python scripts/mutation.py --limit 50           # the first 50 of each group's sample
     python scripts/mutation.py --report-only        # rewrite the report from the session databases
+    python scripts/mutation.py --rerun-survivors    # run the survivors again against the current tests
     python scripts/mutation.py --before OLD.json    # the report also shows OLD.json's scores
 
 The mutated modules must be unchanged from git HEAD before the run (the script checks `git diff`
@@ -27,6 +28,7 @@ import platform
 import re
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -106,27 +108,27 @@ def load_equivalents() -> list:
     return toml.loads(EQUIVALENTS.read_text()).get("equivalent", [])
 
 
-def run_group(group: dict, cfg: dict, limit: int | None = None) -> dict:
+def write_session(group: dict, cfg: dict) -> tuple:
+    """The group's cosmic-ray config (its modules, its tests) and database paths."""
     name, files = group["name"], module_files(group["modules"])
-    tests = group["tests"]
-    missing = [t for t in tests if not (ROOT / t).exists()]
+    missing = [t for t in group["tests"] if not (ROOT / t).exists()]
     if missing:
         sys.exit(f"mutation: group {name!r} lists missing tests {missing}")
     pytest = cfg["pytest"].replace("python", shlex.quote(sys.executable), 1)
     marks = shlex.quote(group.get("marks", cfg["marks"]))
     session = {"module-path": files, "timeout": cfg["timeout"], "excluded-modules": [],
-               "test-command": f"{pytest} -m {marks} {' '.join(tests)}", "distributor": {"name": "local"}}
+               "test-command": f"{pytest} -m {marks} {' '.join(group['tests'])}", "distributor": {"name": "local"}}
     SESSIONS.mkdir(exist_ok=True)
     config_path, db_path = SESSIONS / f"{slug(name)}.toml", SESSIONS / f"{slug(name)}.sqlite"
     config_path.write_text(toml.dumps({"cosmic-ray": session}))
-    db_path.unlink(missing_ok=True)
+    return config_path, db_path, session["test-command"]
+
+
+def execute(name: str, config_path: Path, db_path: Path, test_command: str) -> None:
+    """Baseline (the tests pass unmutated), then every pending mutant of the session."""
     cr = [sys.executable, "-m", "cosmic_ray.cli"]
-    start = time.monotonic()
-    subprocess.run([*cr, "init", str(config_path), str(db_path)], cwd=ROOT, check=True)
-    listed, kept = select(db_path, cfg["operators"], min(group["sample"], limit or group["sample"]))
-    print(f"[{name}] {kept} of {listed} mutants (listed operators) in {len(files)} modules", flush=True)
     if subprocess.run([*cr, "baseline", str(config_path)], cwd=ROOT).returncode != 0:
-        sys.exit(f"mutation: the tests of group {name!r} fail without any mutant: {session['test-command']}")
+        sys.exit(f"mutation: the tests of group {name!r} fail without any mutant: {test_command}")
     exec_ = subprocess.Popen([*cr, "exec", str(config_path), str(db_path)], cwd=ROOT)
     try:
         if exec_.wait() != 0:
@@ -138,9 +140,42 @@ def run_group(group: dict, cfg: dict, limit: int | None = None) -> dict:
             exec_.send_signal(signal.SIGINT)
             exec_.wait()
         raise
+
+
+def run_group(group: dict, cfg: dict, limit: int | None = None) -> dict:
+    name, files = group["name"], module_files(group["modules"])
+    config_path, db_path, test_command = write_session(group, cfg)
+    db_path.unlink(missing_ok=True)
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config_path), str(db_path)], cwd=ROOT,
+                   check=True)
+    listed, kept = select(db_path, cfg["operators"], min(group["sample"], limit or group["sample"]))
+    print(f"[{name}] {kept} of {listed} mutants (listed operators) in {len(files)} modules", flush=True)
+    execute(name, config_path, db_path, test_command)
     meta = {"listed": listed, "sampled": kept, "wall_s": round(time.monotonic() - start, 1)}
     (SESSIONS / f"{slug(name)}.json").write_text(json.dumps(meta))
     return meta
+
+
+def rerun_survivors(group: dict, cfg: dict, equivalents: list) -> None:
+    """Run the group's surviving (not equivalent) mutants again against its tests as they are now: a new
+    test that kills one fails on exactly the code change it guards."""
+    name = group["name"]
+    config_path, db_path, test_command = write_session(group, cfg)
+    survivors = [s["key"] for s in group_report(group, equivalents)["survivors"]]
+    with use_db(str(db_path), WorkDB.Mode.open) as db:
+        jobs = [item.job_id for item, result in db.completed_work_items
+                if f"{Path(item.mutations[0].module_path).as_posix()}:{item.mutations[0].operator_name}:"
+                   f"{item.mutations[0].occurrence}" in survivors]
+    with sqlite3.connect(db_path) as con:                    # forget their results: exec runs them again
+        con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in jobs])
+    print(f"[{name}] running {len(jobs)} surviving mutants again", flush=True)
+    start = time.monotonic()
+    execute(name, config_path, db_path, test_command)
+    meta_path = SESSIONS / f"{slug(name)}.json"
+    meta = json.loads(meta_path.read_text())
+    meta["rerun_s"] = round(meta.get("rerun_s", 0) + time.monotonic() - start, 1)
+    meta_path.write_text(json.dumps(meta))
 
 
 def group_report(group: dict, equivalents: list) -> dict:
@@ -222,7 +257,9 @@ def markdown(report: dict, before: dict | None) -> str:
         old.update({m: r["score"] for m, r in g["modules"].items()})
     lines = [f"# Mutation score ({report['tool']})", "",
              f"Command: `{report['command']}` on {report['machine']}, {report['date']}; "
-             f"{report['wall_s'] / 60:.0f} min in all. Score = killed / (killed + survived), equivalent mutants "
+             f"{report['wall_s'] / 60:.0f} min in all"
+             + (f" (and {report['rerun_s'] / 60:.0f} min for the rerun of the survivors)" if report.get("rerun_s") else "")
+             + ". Score = killed / (killed + survived), equivalent mutants "
              f"left out; a deterministic sample of each group's mutants (scripts/mutation.toml)."
              + (f" 'Before': {before['label']}." if before else ""), "",
              "| group / module | mutants | killed | survived | equivalent | score | before | target |",
@@ -269,6 +306,8 @@ def main(argv=None) -> None:
     parser.add_argument("--group", action="append", help="run only the groups whose name contains this "
                                                          "(repeatable)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="run each group's surviving mutants again against the current tests, then report")
     parser.add_argument("--before", type=Path, help="an earlier mutation.json whose scores the table shows")
     parser.add_argument("--out", default="mutation", help="report name under benchmarks/results/")
     parser.add_argument("--limit", type=int, help="at most this many mutants per group: the first of each "
@@ -279,19 +318,23 @@ def main(argv=None) -> None:
     cfg = toml.loads(CONFIG.read_text())
     groups = [g for g in cfg["group"] if not args.group or any(part in g["name"] for part in args.group)]
     start = time.monotonic()
+    equivalents = load_equivalents()
     if not args.report_only:
         files = [f for g in groups for f in module_files(g["modules"])]
         check_clean(files)
         check_mutants_reach_pytest()
         for group in groups:
-            run_group(group, cfg, args.limit)
+            if args.rerun_survivors:
+                rerun_survivors(group, cfg, equivalents)
+            else:
+                run_group(group, cfg, args.limit)
         check_clean(files)
-    equivalents = load_equivalents()
     from importlib.metadata import version
     report = {"tool": f"cosmic-ray {version('cosmic-ray')}",
-              "command": "make mutation" if not (args.group or args.limit) else
-                         "python scripts/mutation.py" + "".join(f" --group {shlex.quote(g)}" for g in args.group or [])
-                         + (f" --limit {args.limit}" if args.limit else ""),
+              "command": ("make mutation" if not (args.group or args.limit) else
+                          "python scripts/mutation.py" + "".join(f" --group {shlex.quote(g)}" for g in args.group or [])
+                          + (f" --limit {args.limit}" if args.limit else ""))
+                         + (", then python scripts/mutation.py --rerun-survivors" if args.rerun_survivors else ""),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
                          f"{platform.python_version()}",
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -299,6 +342,7 @@ def main(argv=None) -> None:
                                        text=True).stdout.strip(),
               "groups": [group_report(g, equivalents) for g in groups]}
     report["wall_s"] = sum(g["wall_s"] for g in report["groups"])
+    report["rerun_s"] = sum(g.get("rerun_s", 0) for g in report["groups"])
     before = None
     if args.before:
         before = json.loads(args.before.read_text())
