@@ -82,6 +82,8 @@ def test_counts_merge_by_summing_and_keep_each_runs_steps():
     *_, counts, _, _ = counted(net)
     total = merge_counts([counts, counts])
     assert total.steps == 2 * counts.steps and total.input_spikes == 2 * counts.input_spikes
+    assert [p.name for p in total.projections] == ["w", "a", "o"]
+    assert [p.name for p in total.populations] == ["r", "p", "readout"]
     for merged, one in zip(total.projections, counts.projections):
         assert (merged.events, merged.synaptic_ops, merged.synapses) == (2 * one.events, 2 * one.synaptic_ops,
                                                                          one.synapses)
@@ -327,6 +329,7 @@ def test_chip_limits_are_the_published_ones():
             loihi1.bits_per_synapse, loihi1.cores_per_chip) == (1024, 4096, 1_048_576, 8, 128)
     assert (loihi2.compartments_per_core, loihi2.input_axons_per_core, loihi2.cores_per_chip) == (8192, None, 128)
     assert loihi2.synapse_bits_per_core == 192 * 1024 * 8          # the commonly quoted 192 KB, stated as used
+    assert loihi2.bits_per_synapse == 8
     assert "nengo-loihi" in loihi1.source and "unverified" in loihi2.source
 
 
@@ -336,3 +339,13 @@ def test_a_gat_baseline_adds_two_macs_per_node_and_feature_for_attention_scores(
     net.metadata["aggregation"] = "attention"
     assert ann_macs(net, [graph_stats(net, w) for w in windows]) == {"w": 18, "a": 9, "a.attention_scores": 2 * 3 * 3,
                                                                       "o": 9}
+
+
+def test_the_fair_ann_adds_binary_inputs_in_its_first_transform_only():
+    from neurograph.sim.energy import fair_ann_terms
+    net = network()
+    features = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])     # binary: 3 nonzero inputs
+    graphs = [graph_stats(net, w) for w in prepare(net, [Sample("f", 3, EDGES, features=features)])]
+    terms = fair_ann_terms(net, graphs)
+    # W (input -> r, 3 features): 3 nonzero x 3 adds; the aggregation 9 MACs and O (3 nodes x 3 x 1) 9 MACs
+    assert terms["input_transform_as_adds"]["count"] == 3 * 3 and terms["macs"]["count"] == 9 + 9
