@@ -668,3 +668,13 @@ def test_a_24_bit_payload_is_the_widest_quantization_accepts():
     net.input.features, net.projection("w1").weight = 400, np.ones((400, 2))      # twice the inputs: 25 bits
     with pytest.raises(IRError, match="relay 'relay1': worst-case payload 13056000 needs 25 bits"):
         quantize_network(net)
+
+
+def test_the_target_threshold_limit_is_not_rounded_down():
+    net = hand_network(threshold=4096 / 4064.5)                 # K <= 4096 / threshold = 4064.5
+    net.projection("w1").weight = np.array([[1.0, 0.5], [0.25, 0.0]])      # one sign: s_W = 255
+    if1 = net.population("if1")
+    if1.bias, if1.calibration = None, {"max_abs_input": 1e-3, "max_abs_v": 1e-3}
+    # 4064.5 / (255 * 255) is just above 2**-4 (65025 / 16 = 4064.0625), so E = -4; 4064 would give -5
+    q = quantize_network(net).metadata["quantization"]["if1"]
+    assert (q["weight_exp"], q["adjacency_exp"]) == (0, -4) and q["activation_scale"] == 65025 / 16
