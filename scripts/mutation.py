@@ -175,6 +175,7 @@ def rerun_survivors(group: dict, cfg: dict, equivalents: list) -> None:
     meta_path = SESSIONS / f"{slug(name)}.json"
     meta = json.loads(meta_path.read_text())
     meta["rerun_s"] = round(meta.get("rerun_s", 0) + time.monotonic() - start, 1)
+    meta["rerun_command"] = "python scripts/mutation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     meta_path.write_text(json.dumps(meta))
 
 
@@ -331,10 +332,9 @@ def main(argv=None) -> None:
         check_clean(files)
     from importlib.metadata import version
     report = {"tool": f"cosmic-ray {version('cosmic-ray')}",
-              "command": ("make mutation" if not (args.group or args.limit) else
-                          "python scripts/mutation.py" + "".join(f" --group {shlex.quote(g)}" for g in args.group or [])
-                          + (f" --limit {args.limit}" if args.limit else ""))
-                         + (", then python scripts/mutation.py --rerun-survivors" if args.rerun_survivors else ""),
+              "command": "make mutation" if not (args.group or args.limit) else
+                         "python scripts/mutation.py" + "".join(f" --group {shlex.quote(g)}" for g in args.group or [])
+                         + (f" --limit {args.limit}" if args.limit else ""),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), Python "
                          f"{platform.python_version()}",
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -343,6 +343,9 @@ def main(argv=None) -> None:
               "groups": [group_report(g, equivalents) for g in groups]}
     report["wall_s"] = sum(g["wall_s"] for g in report["groups"])
     report["rerun_s"] = sum(g.get("rerun_s", 0) for g in report["groups"])
+    reruns = sorted({g["rerun_command"] for g in report["groups"] if g.get("rerun_command")})
+    if reruns:
+        report["command"] += ", then the survivors again: " + "; ".join(reruns)
     before = None
     if args.before:
         before = json.loads(args.before.read_text())
