@@ -259,7 +259,7 @@ def markdown(report: dict, before: dict | None) -> str:
     lines = [f"# Mutation score ({report['tool']})", "",
              f"Command: `{report['command']}` on {report['machine']}, {report['date']}; "
              f"{report['wall_s'] / 60:.0f} min in all"
-             + (f" (and {report['rerun_s'] / 60:.0f} min for the rerun of the survivors)" if report.get("rerun_s") else "")
+             + (f" (and {report['rerun_s'] / 60:.1f} min for the rerun of the survivors)" if report.get("rerun_s") else "")
              + ". Score = killed / (killed + survived), equivalent mutants "
              f"left out; a deterministic sample of each group's mutants (scripts/mutation.toml)."
              + (f" 'Before': {before['label']}." if before else ""), "",
