@@ -286,13 +286,14 @@ def markdown(report: dict, before: dict | None) -> str:
                          f"{cell(e['reason'])} |")
     if before:
         was_killed = {k["key"] for g in before["groups"] for k in g.get("killed", [])}
+        was_run = was_killed | {k["key"] for g in before["groups"] for k in g["survivors"] + g["equivalents"]}
         lines += ["", "## Killed now, not before", "",
                   "Each of these mutants survived the earlier run; the test named is the first that failed on it "
                   "now (pytest -x), so it is a test that fails on the code change it guards.", "",
                   "| module:line | change | failing test |", "|---|---|---|"]
         for g in report["groups"]:
             for k in g["killed"]:
-                if k["key"] not in was_killed:
+                if k["key"] in was_run and k["key"] not in was_killed:
                     lines.append(f"| {k['module']}:{k['line']} | `{cell(k['original'])}` -> `{cell(k['mutated'])}` | "
                                  f"{k['test']} |")
     lines += ["", "## Surviving mutants", "", "| module:line | change |", "|---|---|"]
