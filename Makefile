@@ -5,7 +5,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean-venv
+.PHONY: demo test test-fast bench mutation clean-venv
 
 demo: $(STAMP)
 	$(PY) -m neurograph.cli demo --out runs/demo
@@ -18,6 +18,13 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/lava_vs_reference.py
+
+# Mutation testing of the fixed-point core, counters, energy and mapping (cosmic-ray, scripts/mutation.toml):
+# mutates compile/ and sim/ in place, runs each group's tests, writes benchmarks/results/mutation.{json,md}.
+# About 40 minutes on 2 cores; not part of CI.
+mutation: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	OMP_NUM_THREADS=1 $(PY) scripts/mutation.py
 
 # Re-install only when the project's dependency list changes.
 $(STAMP): pyproject.toml

@@ -1,14 +1,15 @@
 """The reference executor's neuron and synapse arithmetic, checked against hand-computed values
-and the integer equations of Lava 0.10's bit-accurate LIF (lava-fixed-point.md, section 1)."""
+and the integer equations of Lava 0.10's bit-accurate LIF (lava-fixed-point.md, section 1).
+
+torch is imported by the three tests of the training-side neurons only, so the fixed-point tests
+run without it (each mutant of `make mutation` starts a fresh pytest)."""
 import numpy as np
 import pytest
-import torch
 
 from neurograph.compile.fixed_point import shift
 from neurograph.compile.ir import Input, Network, Population, Projection, Readout, validate
 from neurograph.compile.projections import dense_step
 from neurograph.compile.samples import Sample
-from neurograph.neurons import RectangularSpike, run_neurons
 from neurograph.sim.reference import prepare, steps
 
 
@@ -96,6 +97,8 @@ def test_projection_delay_and_fixed_exponent():
 
 
 def test_float_neurons_match_torch_neurons():
+    import torch
+    from neurograph.neurons import run_neurons
     rng = np.random.default_rng(0)
     current = rng.normal(0.3, 1.0, (10, 4, 3))
     pop = Population("p", "lif", 3, threshold=1.0, leak=0.1)
@@ -105,12 +108,16 @@ def test_float_neurons_match_torch_neurons():
 
 
 def test_rectangular_surrogate_gradient():
+    import torch
+    from neurograph.neurons import RectangularSpike
     x = torch.tensor([-1.0, -0.2, 0.0, 0.3, 0.6], requires_grad=True)
     RectangularSpike.apply(x, 1.0).sum().backward()
     assert x.grad.tolist() == pytest.approx([0.0, 1.0, 1.0, 1.0, 0.0])
 
 
 def test_if_integrates_without_loss_and_lif_leaks_below_threshold():
+    import torch
+    from neurograph.neurons import run_neurons
     current = torch.full((6, 1), 0.4)
     if_spikes, _ = run_neurons(current, 1.0, leak=0.0)
     lif_spikes, _ = run_neurons(current, 1.0, leak=0.5)
