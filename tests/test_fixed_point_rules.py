@@ -145,17 +145,18 @@ def test_vsn_memory_decays_toward_zero_and_saturates():
     assert state["fired"][0].tolist() == [False, True]
 
 
-@pytest.mark.parametrize("kind, bias, bias_exp, expected", [
-    ("vsn", [5, -9], 2, 1000 + 20),          # payload <= input bound + largest positive bias (in a_in units)
-    ("vsn", [-5, -9], 2, 1000),              # negative biases never raise the payload
-    ("vsn", None, 0, 1000),
-    ("relay", None, 0, 1000),                # a relay forwards its summed input
-    ("if", None, 0, 1),                      # a binary spike
-    ("integrator", None, 0, 0),              # sends nothing
+@pytest.mark.parametrize("kind, bias, bias_exp, payload_bits, expected", [
+    ("vsn", [5, -9], 2, 16, 1000 + 20),      # payload <= input bound + largest positive bias (in a_in units)
+    ("vsn", [-5, -9], 2, 16, 1000),          # negative biases never raise the payload
+    ("vsn", None, 0, 16, 1000),
+    ("vsn", [5, -9], 2, 8, 127),             # ... and never above its width's top value, where it saturates
+    ("relay", None, 0, 0, 1000),             # a relay forwards its summed input
+    ("if", None, 0, 0, 1),                   # a binary spike
+    ("integrator", None, 0, 0, 0),           # sends nothing
 ])
-def test_output_bound_of_each_kind(kind, bias, bias_exp, expected):
+def test_output_bound_of_each_kind(kind, bias, bias_exp, payload_bits, expected):
     pop = Population("p", kind, 2, threshold=None if kind in ("relay", "integrator") else 5,
-                     bias=None if bias is None else np.array(bias), bias_exp=bias_exp)
+                     bias=None if bias is None else np.array(bias), bias_exp=bias_exp, payload_bits=payload_bits)
     assert get_kind(kind).output_bound(pop, 1000) == expected
 
 
@@ -499,8 +500,17 @@ def test_the_feature_exponent_may_reach_the_lowest_a_mixed_sign_projection_takes
     net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 3, "max_abs_v": 1.0}
     q = quantize_network(net).metadata["quantization"]["if1"]
     assert (q["weight_exp"], q["adjacency_exp"]) == (-7, -8)
-    net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 1.5, "max_abs_v": 1.0}    # E = -16
-    with pytest.raises(IRError, match="population 'if1': needs a total weight exponent of -16"):
+    full = np.abs(quantize_network(net).projection("w1").weight).max()
+    # E = -16 and -17: the exponents stay at their lowest and the mantissas give up one and two bits instead
+    for calibration, lost in ((2 ** 17 / 1.5, 1), (2 ** 17 / 0.75, 2)):
+        net.population("if1").calibration = {"max_abs_input": calibration, "max_abs_v": 1.0}
+        fixed = quantize_network(net)
+        q = fixed.metadata["quantization"]["if1"]
+        assert (q["weight_exp"], q["adjacency_exp"]) == (-7, -8)
+        assert np.abs(fixed.projection("w1").weight).max() == pytest.approx(full / 2 ** lost, abs=1)
+    # E = -18: a third bit is more than MAX_MANTISSA_BITS_LOST allows
+    net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 0.375, "max_abs_v": 1.0}
+    with pytest.raises(IRError, match="population 'if1': needs a total weight exponent of -18"):
         quantize_network(net)
 
 
