@@ -91,7 +91,7 @@ def core_utilisation(mapping: dict) -> bytes:
     ax = fig.add_subplot(111)
     pops = mapping["populations"]
     _paired_bars(ax, [p["compartment_utilisation"] for p in pops], "compartments used",
-                 [p["synapse_memory_utilisation"] for p in pops], "synaptic memory used")
+                 [p["memory_utilisation"] for p in pops], "memory used")
     ax.set_xticks(np.arange(len(pops)), [f"{p['population']}\n{p['cores']:,} cores" for p in pops], fontsize=8)
     ax.set(ylabel="fraction of the cores' capacity", ylim=(0, 1.05),
            title=f"Core utilisation on {mapping['chip']['name']}: {mapping['cores']:,} cores, {mapping['chips']} chip(s)")

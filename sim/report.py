@@ -234,28 +234,40 @@ def render_markdown(report: dict) -> str:
               f"- not modelled, and caveats: {'; '.join(energy['not_modelled'])}"]
     mapping = report.get("mapping")
     if mapping:
-        chip = mapping["chip"]
-        lines += ["", f"## Chip mapping ({chip['name']})", "",
-                  f"Graph: {mapping.get('graph')}. "
-                  f"**{mapping['cores']:,} cores on {mapping['chips']} chip(s)** ({chip['cores_per_chip']} cores per "
-                  f"chip); synaptic memory of the expanded network: {mapping['synapse_memory_bits'] / 8 / 2**20:,.1f} MiB "
-                  f"at {chip['bits_per_synapse']} bits per synapse (weights only). Limits: {chip['source']}.",
-                  "", "| population | compartments | synapses in | cores | limited by | compartment use | "
-                  "synapse memory use |", "|---|---|---|---|---|---|---|"]
-        for p in mapping["populations"]:
-            lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
-                         f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | "
-                         f"{_pct(p['synapse_memory_utilisation'])} |")
-        shared = mapping.get("with_weight_sharing")
-        if shared:
-            lines += ["", f"- with weight sharing (an assumption for Loihi 2: a dense transform shared by all nodes "
-                          f"on a core stores W once per core, as convolutional connectivity does): "
-                          f"**{shared['cores']:,} cores on {shared['chips']} chip(s)**"]
-        lines += ["", "- core placement on the mesh (and hop-dependent spike energy) is not modelled"]
+        lines += mapping_lines(mapping)
     timing = report.get("timing_s", {})
     if timing:
         lines += ["", "## Time", ""] + [f"- {k}: {v:.2f} s" for k, v in timing.items()]
     return "\n".join(lines) + "\n"
+
+
+def mapping_lines(mapping: dict) -> list:
+    """The 'Chip mapping' section: cores and chips, the memory split, and (Loihi 2) weight sharing."""
+    chip = mapping["chip"]
+    state = (f"neuron state {mapping['state_memory_bits'] / 8 / 2**20:,.1f} MiB ({chip['state_bits_per_compartment']} "
+             f"bits per compartment) in the same memory" if chip["state_bits_per_compartment"]
+             else "neuron state in its own memory")
+    lines = ["", f"## Chip mapping ({chip['name']})", "",
+             f"Graph: {mapping.get('graph')}. **{mapping['cores']:,} cores on {mapping['chips']} chip(s)** "
+             f"({chip['cores_per_chip']} cores per chip). Memory: synapses {mapping['synapse_memory_bits'] / 8 / 2**20:,.1f}"
+             f" MiB at {chip['weight_bits']} + {chip['index_bits']} bits each (weight and target index, the index "
+             f"sized as nengo-loihi does; its per-axon headers and 64-bit rounding are not counted), {state}. "
+             f"Limits: {chip['source']}.", "",
+             "| population | compartments | synapses in | cores | limited by | compartment use | memory use | "
+             "output axons |", "|---|---|---|---|---|---|---|---|"]
+    for p in mapping["populations"]:
+        lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
+                     f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | {_pct(p['memory_utilisation'])} | "
+                     f"{p['output_axons']:,} |")
+    if "with_weight_sharing" in mapping:
+        shared, plain = mapping["with_weight_sharing"], mapping["without_weight_sharing"]
+        lines += ["", f"- weight sharing (an assumption for Loihi 2: a dense transform shared by all nodes on a core "
+                      f"stores W once per core, as convolutional connectivity does): **{plain['cores']:,} cores on "
+                      f"{plain['chips']} chip(s) without, {shared['cores']:,} cores on {shared['chips']} chip(s) "
+                      f"with it**"]
+    if mapping.get("placement"):
+        lines += ["", f"- placement, for per-message spike energy: {mapping['placement']}"]
+    return lines
 
 
 def where_it_runs(report: dict) -> list:

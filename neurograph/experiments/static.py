@@ -4,6 +4,10 @@
         --attention-ablation
     python -m neurograph.experiments.static --datasets cora --models gcn gcsnn --depths 2 4 8 16 --no-deploy
     python -m neurograph.experiments.static --merge a.json b.json --out docs/results-static.md
+    python -m neurograph.experiments.static --datasets cora --models gcsnn gasnn --input-as-current
+
+A later run merged after an earlier one replaces its rows of the same model, settings and seed (a
+rerun that prices again, or adds the input-as-current rows); its float accuracy must be the same.
 
 Models: GCN, GAT (ANN baselines, the layer sizes of the spiking models), GC-SNN and
 GA-SNN. Spiking models are also deployed: export -> fold -> quantize -> Lava (fused)
@@ -38,40 +42,87 @@ MODELS = ("gcn", "gat", "gcsnn", "gasnn")
 LABELS = {"gcn": "GCN", "gat": "GAT", "gcsnn": "GC-SNN", "gasnn": "GA-SNN"}
 
 
-def deploy(model, graph, cfg: RunConfig) -> dict:
-    """Compile a trained spiking model, run its training graph (as a sample) on Lava and the reference;
-    the numbers a results table needs."""
-    from neurograph.compile.kinds import get_kind
-    from neurograph.sim.energy import energy_report
-    from neurograph.sim.steps import simulate_samples
+# Rows priced by another energy model keep their accuracy columns; their energy columns show "-".
+ENERGY_MODEL = "messages-v1"       # spikes priced per message and hop on the mapping (docs/energy-model.md)
 
-    folded, fixed, sample = compile_model(model, graph, cfg)
-    summary, _, counts = simulate_samples(fixed, [sample], folded, engine="lava", progress=False)
-    energy = energy_report(fixed, counts, summary["graphs"], summary["host_work"], cfg.chip.name)
-    spiking = [p for p in counts.populations if get_kind(p.kind).spiking]
-    return {"deployed": summary["accuracy"]["lava"],
-            "agreement": summary["fidelity"]["spike_agreement"]["all"],
-            "firing_rate": sum(p.events for p in spiking) / sum(p.neurons * counts.steps for p in spiking),
-            "synaptic_ops": sum(p.synaptic_ops for p in counts.projections),
+
+def deploy(model, graph, cfg: RunConfig, run_dir: Path) -> dict:
+    """Compile a trained spiking model, run its training graph (as a sample) on Lava and the reference
+    into `run_dir` (kept: a rerun only reprices it), and price it: the numbers a results table needs."""
+    from neurograph.pipeline import write_compiled
+    from neurograph.sim.steps import simulate
+    if not (run_dir / "simulation.json").is_file():
+        write_compiled(*compile_model(model, graph, cfg), run_dir)
+        simulate(run_dir / "network.npz", run_dir / "samples.npz", run_dir, engine="lava", progress=False)
+    return priced(run_dir)
+
+
+def priced(run_dir: Path) -> dict:
+    """A deployed run's table numbers, priced by the current energy model."""
+    from neurograph.compile.kinds import get_kind
+    from neurograph.sim.steps import report
+    result = report(run_dir, plots=False)
+    energy, counts = result["energy"], result["counts"]
+    spiking = [p for p in counts["populations"] if get_kind(p["kind"]).spiking]
+    ratios, with_host = energy["ratios"], energy["with_host"]
+    return {"deployed": result["accuracy"]["lava"],
+            "agreement": result["fidelity"]["spike_agreement"]["all"],
+            "firing_rate": sum(p["events"] for p in spiking) / sum(p["neurons"] * counts["steps"] for p in spiking),
+            "synaptic_ops": sum(p["synaptic_ops"] for p in counts["projections"] if not p["on_host"]),
+            "energy_model": ENERGY_MODEL,
             "chip_uj": energy["chip_energy"]["total_pj"] / 1e6,
             "snn_45nm_uj": energy["snn_45nm"]["total_pj"] / 1e6,
-            "host_per_graph_uj": energy["host"]["per_graph_pj"] / 1e6,
-            "ann_over_snn": energy["ratios"]["ann_over_snn_45nm"],
-            "ann_over_snn_papers": energy["ratios"]["ann_over_snn_45nm_all_accumulates"]}
+            "host_uj": with_host["host_pj"] / 1e6,
+            "chip_with_host_uj": with_host["chip_pj"] / 1e6,
+            "snn_45nm_with_host_uj": with_host["snn_45nm_pj"] / 1e6,
+            "ann_over_snn_with_host": ratios["ann_over_snn_45nm_with_host"],
+            "fair_ann_over_snn_with_host": ratios["fair_ann_over_snn_45nm_with_host"],
+            "fair_ann_over_chip_with_host": ratios["fair_ann_45nm_over_chip_with_host"],
+            "ann_over_snn_papers": ratios["ann_over_snn_45nm_all_accumulates"]}
 
 
-def run_one(cfg: RunConfig, graph, with_deploy: bool) -> dict:
-    """Train one model (seed cfg.train.seed) and, if asked and spiking, deploy it: one table row."""
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model, graph)
-    result = train_model(model, graph, cfg, progress=False)
-    row = {"float": result.accuracy["test"], "val": result.accuracy["val"], "best_epoch": result.best_epoch,
-           "train_s": result.seconds}
-    if hasattr(model, "live_attention_logits"):
-        row["live_attention"] = live_attention_accuracy(model, graph, cfg)
-    if with_deploy and cfg.model.name in SPIKING:
-        row.update(deploy(model, graph, cfg))
-    return row
+TRAINING_KEYS = ("float", "val", "best_epoch", "train_s", "live_attention")
+
+
+def run_one(cfg: RunConfig, graph, with_deploy: bool, run_dir: Path, input_as_current: bool = False) -> list:
+    """Train one model (seed cfg.train.seed) and, if asked and spiking, deploy it: its table rows (the
+    plain deployment, and with `input_as_current` a second row deployed with the input as a current).
+
+    The training's numbers and the deployed runs are kept in `run_dir`; a rerun reuses them (training
+    is seeded, so retraining would give the same model) and only prices again."""
+    deploying = with_deploy and cfg.model.name in SPIKING
+    deployments = [("", False)] + ([(", input as current", True)] if deploying and input_as_current else [])
+    trained_path = run_dir / "trained.json"
+    done = trained_path.is_file() and (not deploying or all(
+        (run_dir / _deployment(current) / "simulation.json").is_file() for _, current in deployments))
+    if done:
+        trained = json.loads(trained_path.read_text())
+    else:
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg.model, graph)
+        result = train_model(model, graph, cfg, progress=False)
+        trained = {"float": result.accuracy["test"], "val": result.accuracy["val"], "best_epoch": result.best_epoch,
+                   "train_s": result.seconds}
+        if hasattr(model, "live_attention_logits"):
+            trained["live_attention"] = live_attention_accuracy(model, graph, cfg)
+    rows = []
+    for suffix, current in deployments:
+        row = {"label_suffix": suffix, **trained}
+        if deploying:
+            target = run_dir / _deployment(current)
+            if done:
+                row.update(priced(target))
+            else:
+                as_deployed = dataclasses.replace(cfg, quant=dataclasses.replace(cfg.quant, input_as_current=current))
+                row.update(deploy(model, graph, as_deployed, target))
+        rows.append(row)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trained_path.write_text(json.dumps(trained))
+    return rows
+
+
+def _deployment(input_as_current: bool) -> str:
+    return "current" if input_as_current else "plain"
 
 
 def variants(model: str, base: RunConfig, stfn_ablation: bool, init: str = "default", dropout=None,
@@ -114,8 +165,10 @@ def _mean(rows, key, fmt) -> str:
 
 
 COLUMNS = ("dataset", "model", "layers", "hidden", "epochs", "seeds", "float acc. %", "GA-SNN live attention %",
-           "deployed on Lava %", "spike agreement", "firing rate", "synaptic ops", "chip energy (Loihi 1) µJ", "SNN 45 nm µJ",
-           "host per graph µJ", "ANN/SNN 45 nm", "ANN/SNN papers' convention", "train s")
+           "deployed on Lava %", "spike agreement", "firing rate", "synaptic ops on chip",
+           "chip (Loihi 1, lower bound) µJ", "SNN 45 nm µJ", "host µJ", "chip + host µJ", "SNN 45 nm + host µJ",
+           "dense ANN / SNN + host (45 nm)", "fair ANN / SNN + host (45 nm)", "fair ANN / chip + host",
+           "ANN/SNN papers' convention", "train s")
 GROUP = ("dataset", "label", "layers", "hidden", "epochs")      # rows that differ only in their seed
 
 
@@ -130,25 +183,47 @@ def table(rows) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for key, rs in groups.items():
         dep = [r for r in rs if "deployed" in r]
+        now = [r for r in dep if r.get("energy_model") == ENERGY_MODEL]      # priced as the energy model is now
         agreement = f"{100 * min(r['agreement'] for r in dep):.2f}% (min)" if dep else "-"
         cells = [str(k) for k in key] + [
             str(len(rs)), _mean_std(r["float"] for r in rs),
             _mean_std(r.get("live_attention") for r in rs), _mean_std(r["deployed"] for r in dep), agreement,
-            _mean(dep, "firing_rate", ".3f"), _mean(dep, "synaptic_ops", ",.0f"), _mean(dep, "chip_uj", ",.1f"),
-            _mean(dep, "snn_45nm_uj", ",.1f"), _mean(dep, "host_per_graph_uj", ",.1f"), _mean(dep, "ann_over_snn", ".1f"),
-            _mean(dep, "ann_over_snn_papers", ".1f"), _mean(rs, "train_s", ".0f")]
+            _mean(dep, "firing_rate", ".3f"), _mean(now, "synaptic_ops", ",.0f"), _mean(now, "chip_uj", ",.1f"),
+            _mean(now, "snn_45nm_uj", ",.1f"), _mean(now, "host_uj", ",.1f"), _mean(now, "chip_with_host_uj", ",.1f"),
+            _mean(now, "snn_45nm_with_host_uj", ",.1f"), _mean(now, "ann_over_snn_with_host", ".1f"),
+            _mean(now, "fair_ann_over_snn_with_host", ".2f"), _mean(now, "fair_ann_over_chip_with_host", ".3f"),
+            _mean(now, "ann_over_snn_papers", ".1f"), _mean(rs, "train_s", ".0f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def merged_rows(runs) -> list:
+    """The rows of `runs`, a later run's row replacing an earlier one of the same group and seed (a rerun
+    that prices again); a replacement whose float accuracy differs is refused: reruns must not change it."""
+    rows = {}
+    for run in runs:
+        for r in run["rows"]:
+            key = tuple(r[k] for k in GROUP) + (r["seed"],)
+            if key in rows and rows[key]["float"] != r["float"]:
+                raise ValueError(f"{dict(zip(GROUP + ('seed',), key))}: the rerun's float accuracy {r['float']} "
+                                 f"differs from {rows[key]['float']}; a rerun must reproduce the training")
+            rows[key] = r
+    return list(rows.values())
+
+
 def render(runs) -> str:
     """The Markdown page for one or more runs ({"command", "machine", "started", "rows", "skipped"})."""
-    rows = [r for run in runs for r in run["rows"]]
+    rows = merged_rows(runs)
     skipped = sorted({s for run in runs for s in run["skipped"]})
     lines = ["# Static graph results", ""]
     for run in runs:
         lines += [f"- `{run['command']}` on {run['machine']}, started {run['started']}, took {run['minutes']:.0f} min"]
-    lines += ["", table(rows), ""] + [f"Skipped: {s}" for s in skipped]
+    lines += ["", "Energies are per inference over the training graph, host work included where the column says "
+              "so; the chip's is a lower bound (Davies 2018 Table 2 minimum op energies, pre-silicon), spikes "
+              "priced per message and hop (docs/energy-model.md). \"fair ANN\": nonzero inputs only, binary "
+              "inputs as adds, same edges; a ratio below 1 means the ANN costs less. Energy columns are empty "
+              "for rows priced by an earlier energy model; rerun them to price them.", "",
+              table(rows), ""] + [f"Skipped: {s}" for s in skipped]
     return "\n".join(lines) + "\n"
 
 
@@ -170,6 +245,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dropout", type=float, default=None, help="spiking models' window dropout "
                         "(default: each model's own)")
     parser.add_argument("--no-deploy", action="store_true", help="float accuracy only (no Lava runs)")
+    parser.add_argument("--input-as-current", action="store_true",
+                        help="also deploy each spiking model with its constant input as a host-computed current")
+    parser.add_argument("--work-dir", default="runs/static", help="each row's training numbers and deployed runs, "
+                        "reused by a rerun, which then only prices again (default: %(default)s)")
     parser.add_argument("--merge", nargs="+", metavar="JSON", help="only merge earlier runs' JSON into one table")
     parser.add_argument("--out", default="docs/results-static.md", help="Markdown table; rows go to <out>.json")
     args = parser.parse_args(argv)
@@ -203,11 +282,14 @@ def main(argv=None) -> int:
                                                  train=dataclasses.replace(base.train, seed=seed))
                     for label, cfg in variants(model, seeded, args.stfn_ablation, args.init, args.dropout,
                                                  args.attention_ablation):
-                        row = run_one(cfg, graph, not args.no_deploy)
-                        run["rows"].append({"dataset": dataset, "label": label, "layers": depth, "seed": seed,
-                                            "hidden": args.hidden, "epochs": args.epochs, **row})
-                        print(f"{dataset} {label} layers={depth} seed={seed}: float {100 * row['float']:.1f}%"
-                              + (f", Lava {100 * row['deployed']:.1f}%" if "deployed" in row else ""), flush=True)
+                        run_dir = Path(args.work_dir) / (f"{dataset}-{label}-L{depth}-h{args.hidden}-e{args.epochs}"
+                                                         f"-s{seed}").replace(" ", "_")
+                        for row in run_one(cfg, graph, not args.no_deploy, run_dir, args.input_as_current):
+                            name = label + row.pop("label_suffix")
+                            run["rows"].append({"dataset": dataset, "label": name, "layers": depth, "seed": seed,
+                                                "hidden": args.hidden, "epochs": args.epochs, **row})
+                            print(f"{dataset} {name} layers={depth} seed={seed}: float {100 * row['float']:.1f}%"
+                                  + (f", Lava {100 * row['deployed']:.1f}%" if "deployed" in row else ""), flush=True)
     run["minutes"] = (time.perf_counter() - start) / 60
     Path(f"{out}.json").write_text(json.dumps([run], indent=1))
     out.write_text(render([run]))
