@@ -171,7 +171,8 @@ def cmd_report(args) -> None:
         raise UsageError(f"{args.run_dir} holds no simulation.json; run `neurograph simulate ... --out "
                          f"{args.run_dir}` first")
     _writable(args.run_dir, is_file=False)
-    print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table)))
+    print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table,
+                                 frontier=args.frontier)))
     print(f"wrote report.json, report.md and report.html in {args.run_dir}")
 
 
@@ -267,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="energy constants and core limits (default: %(default)s)")
     p.add_argument("--energy-table", default=None,
                    help="JSON file of per-event energies, each {value_pj, source} (overrides --chip's constants)")
+    p.add_argument("--frontier", default=None, metavar="JSON",
+                   help="an accuracy-energy frontier (docs/frontier.md.json) to place this run on")
     p.set_defaults(func=cmd_report)
     return parser
 

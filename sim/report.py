@@ -232,6 +232,8 @@ def render_markdown(report: dict) -> str:
               f"- spike decisions (compares, no 45 nm constant): "
               f"{energy['snn_45nm']['unpriced']['spike_decisions_as_compares']:,}",
               f"- not modelled, and caveats: {'; '.join(energy['not_modelled'])}"]
+    if report.get("frontier"):
+        lines += frontier_lines(report["frontier"])
     mapping = report.get("mapping")
     if mapping:
         lines += mapping_lines(mapping)
@@ -239,6 +241,42 @@ def render_markdown(report: dict) -> str:
     if timing:
         lines += ["", "## Time", ""] + [f"- {k}: {v:.2f} s" for k, v in timing.items()]
     return "\n".join(lines) + "\n"
+
+
+def _point_name(r) -> str:
+    return f"{r['coding']} T={r['T']}{' as current' if r['input_as_current'] else ''}"
+
+
+def beats_fair_ann(rows) -> str:
+    """Where, if anywhere, an SNN point of the frontier costs less than its fair ANN, and at what accuracy."""
+    lines = []
+    for key, name in (("snn_45nm_with_host_uj", "at 45 nm"), ("chip_with_host_uj", "on Loihi 1's minimum constants")):
+        cheaper = [r for r in rows if r[key] < r["ann"]["fair_uj"]]
+        if not cheaper:
+            lines.append(f"Cheaper than the fair ANN {name}: none of these points.")
+            continue
+        close = [r for r in cheaper if r["accuracy"] >= r["ann"]["accuracy"] - 0.01]
+        listed = ", ".join(f"{_point_name(r)} ({r[key]:,.2f} uJ, {100 * r['accuracy']:.1f}%)" for r in cheaper)
+        lines.append(f"Cheaper than the fair ANN {name}: {listed}; "
+                     + ("within 1 point of the ANN's accuracy: " + ", ".join(_point_name(r) for r in close)
+                        if close else "none of them within 1 point of the ANN's accuracy, so the SNN buys its "
+                                      "energy with accuracy") + ".")
+    return " ".join(lines)
+
+
+def frontier_lines(section: dict) -> list:
+    """'Accuracy against energy': this run beside the frontier of its dataset and model."""
+    run, a = section["this_run"], section["rows"][0]["ann"]
+    lines = ["", f"## Accuracy against energy ({section['model']} on {section['dataset']}, from {section['source']})", "",
+             "| point | test accuracy | chip + host (uJ) | 45 nm SNN + host (uJ) |", "|---|---|---|---|",
+             f"| **this run** | {_pct(run['accuracy'])} | {run['chip_with_host_uj']:,.1f} | "
+             f"{run['snn_45nm_with_host_uj']:,.2f} |"]
+    lines += [f"| {_point_name(r)} | {_pct(r['accuracy'])} | {r['chip_with_host_uj']:,.1f} | "
+              f"{r['snn_45nm_with_host_uj']:,.2f} |" for r in section["rows"]]
+    lines += [f"| dense {a['name'].upper()} (45 nm) | {_pct(a['accuracy'])} | | {a['dense_uj']:,.1f} |",
+              f"| fair {a['name'].upper()} (45 nm) | {_pct(a['accuracy'])} | | {a['fair_uj']:,.2f} |",
+              "", beats_fair_ann(section["rows"])]
+    return lines
 
 
 def mapping_lines(mapping: dict) -> list:

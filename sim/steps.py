@@ -192,11 +192,12 @@ def load_run_spikes(path, net: Network, made_from: dict, run: int = 0, unpack: b
 
 
 def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None,
-           plots: bool = True) -> dict:
+           plots: bool = True, frontier=None) -> dict:
     """Price a simulated run's events and write report.json / .md / .html (with plots).
 
     The network is the one the simulation recorded (or `network_path`); refuses a network, or a
-    spike file, that the simulation was not made from."""
+    spike file, that the simulation was not made from. `frontier` (a frontier experiment's JSON, e.g.
+    docs/frontier.md.json) puts this run beside the accuracy-energy frontier of its dataset and model."""
     run_dir = Path(run_dir)
     sim_path = run_dir / "simulation.json"
     if not sim_path.is_file():
@@ -234,9 +235,33 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
     energy = energy_report(net, counts, simulation["graphs"], simulation["host_work"], chip, table,
                            table_name=f"{Path(energy_table).name}" if table else None, traffic=traffic)
     result = build_report(net, simulation, counts.to_dict(), energy, mapping)
+    if frontier is not None:
+        result["frontier"] = frontier_section(frontier, result)
     spikes = load_run_spikes(run_dir / "spikes.npz", net, made_from) if plots else None
     write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result
+
+
+def frontier_section(path, result: dict) -> Optional[dict]:
+    """The frontier rows of this run's dataset and model, and this run as a point beside them (None
+    when the frontier has no rows for them)."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{path} is not a frontier file ({type(exc).__name__}); write one with "
+                            f"`python -m neurograph.experiments.frontier`") from exc
+    dataset, model = (result["config"].get(part, {}).get("name") for part in ("data", "model"))
+    rows = [r for r in rows if r["dataset"] == dataset and r["model"] == model]
+    if not rows:
+        return None
+    with_host = result["energy"]["with_host"]
+    this_run = {"accuracy": result["accuracy"]["fixed_reference"],
+                "chip_with_host_uj": with_host["chip_pj"] / 1e6 if with_host["chip_pj"] is not None else None,
+                "snn_45nm_with_host_uj": with_host["snn_45nm_pj"] / 1e6}
+    if this_run["chip_with_host_uj"] is None:          # no chip energies for this chip: nothing to place
+        return None
+    return {"source": path.name, "dataset": dataset, "model": model, "rows": rows, "this_run": this_run}
 
 
 def count_traffic(net: Network, windows, spikes_path, made_from: dict, first_mapping) -> TrafficCounts:

@@ -95,36 +95,17 @@ def run(args) -> dict:
             "rows": rows}
 
 
-def _point_name(r) -> str:
-    return f"{r['coding']} T={r['T']}{' as current' if r['input_as_current'] else ''}"
-
-
 def plot(result, dataset: str, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from neurograph.sim.plots import FRONTIER_PANELS, frontier_axes
     models = list(dict.fromkeys(r["model"] for r in result["rows"] if r["dataset"] == dataset))
     fig, axes = plt.subplots(len(models), 2, figsize=(10, 4 * len(models)), squeeze=False)
     for row_axes, model in zip(axes, models):
         rows = [r for r in result["rows"] if r["dataset"] == dataset and r["model"] == model]
-        for ax, key, where in ((row_axes[0], "chip_with_host_uj", "Loihi 1 chip (lower bound) + host"),
-                               (row_axes[1], "snn_45nm_with_host_uj", "45 nm + host")):
-            for coding in dict.fromkeys(r["coding"] for r in rows):
-                for current, marker in ((False, "o"), (True, "s")):
-                    pts = [r for r in rows if r["input_as_current"] == current and r["coding"] == coding]
-                    label = f"{LABELS[model]}, {coding}{', input as current' if current else ''}"
-                    ax.plot([r[key] for r in pts], [100 * r["accuracy"] for r in pts], marker=marker, label=label)
-                    for r in pts:
-                        ax.annotate(f"T={r['T']}", (r[key], 100 * r["accuracy"]), textcoords="offset points",
-                                    xytext=(4, 4), fontsize=8)
-            a = rows[0]["ann"]
-            ax.scatter([a["dense_uj"]], [100 * a["accuracy"]], marker="^", color="black",
-                       label=f"dense {a['name'].upper()} (45 nm)")
-            ax.scatter([a["fair_uj"]], [100 * a["accuracy"]], marker="*", s=120, color="red",
-                       label=f"fair {a['name'].upper()} (45 nm)")
-            ax.set(xscale="log", xlabel="energy per inference (uJ)", ylabel="test accuracy (%)",
-                   title=f"{LABELS[model]}: {where}")
-            ax.grid(alpha=0.3)
+        for ax, (key, where) in zip(row_axes, FRONTIER_PANELS):
+            frontier_axes(ax, rows, key, f"{LABELS[model]}: {where}")
         row_axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"Accuracy against energy on {dataset} (seed 0)")
     fig.tight_layout()
@@ -132,24 +113,8 @@ def plot(result, dataset: str, path: Path) -> None:
     plt.close(fig)
 
 
-def beats_fair_ann(rows) -> str:
-    """Where, if anywhere, an SNN point costs less than its fair ANN, and at what accuracy."""
-    lines = []
-    for key, name in (("snn_45nm_with_host_uj", "at 45 nm"), ("chip_with_host_uj", "on Loihi 1's minimum constants")):
-        cheaper = [r for r in rows if r[key] < r["ann"]["fair_uj"]]
-        if not cheaper:
-            lines.append(f"Cheaper than the fair ANN {name}: none of these points.")
-            continue
-        close = [r for r in cheaper if r["accuracy"] >= r["ann"]["accuracy"] - 0.01]
-        listed = ", ".join(f"{_point_name(r)} ({r[key]:,.2f} uJ, {100 * r['accuracy']:.1f}%)" for r in cheaper)
-        lines.append(f"Cheaper than the fair ANN {name}: {listed}; "
-                     + ("within 1 point of the ANN's accuracy: " + ", ".join(_point_name(r) for r in close)
-                        if close else "none of them within 1 point of the ANN's accuracy, so the SNN buys its "
-                                      "energy with accuracy") + ".")
-    return " ".join(lines)
-
-
 def render(result, figures) -> str:
+    from neurograph.sim.report import beats_fair_ann
     lines = ["# Accuracy against energy: GC-SNN and GA-SNN", "",
              f"Command: `python -m neurograph.experiments.frontier {' '.join(sys.argv[1:])}`; seed 0, "
              f"{result['epochs']} epochs; {platform.machine()}, {os.cpu_count()} cores. Accuracy is the deployed "

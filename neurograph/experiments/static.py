@@ -185,8 +185,10 @@ def table(rows) -> str:
         dep = [r for r in rs if "deployed" in r]
         now = [r for r in dep if r.get("energy_model") == ENERGY_MODEL]      # priced as the energy model is now
         agreement = f"{100 * min(r['agreement'] for r in dep):.2f}% (min)" if dep else "-"
+        # energy columns average the seeds priced by the current energy model; the cell says when that is fewer
+        seeds = str(len(rs)) + (f" ({len(now)} priced)" if dep and len(now) != len(rs) else "")
         cells = [str(k) for k in key] + [
-            str(len(rs)), _mean_std(r["float"] for r in rs),
+            seeds, _mean_std(r["float"] for r in rs),
             _mean_std(r.get("live_attention") for r in rs), _mean_std(r["deployed"] for r in dep), agreement,
             _mean(dep, "firing_rate", ".3f"), _mean(now, "synaptic_ops", ",.0f"), _mean(now, "chip_uj", ",.1f"),
             _mean(now, "snn_45nm_uj", ",.1f"), _mean(now, "host_uj", ",.1f"), _mean(now, "chip_with_host_uj", ",.1f"),
