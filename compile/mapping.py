@@ -204,32 +204,40 @@ def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits, 
                 <= chip.memory_bits_per_core
                 and core.axons + axons <= axon_cap and core.out_axons + out <= out_cap)
 
+    def whole_node_fits(v):
+        return f <= chip.compartments_per_core and fits(empty, f, *empty.cost(v, all_features), int(out_of[v].sum()))
+
+    def units():
+        """(node, features) in packing order: a whole node where it fits an empty core, else its
+        compartments one by one -- feature by feature across all nodes where W is shared, so that a
+        core holding one column of W for many nodes stores it once."""
+        if share_weights and dense and not whole_node_fits(0):
+            yield from ((v, np.array([k])) for k in range(f) for v in range(n))
+            return
+        for v in range(n):
+            yield from [(v, all_features)] if whole_node_fits(v) else ((v, np.array([k])) for k in range(f))
+
     core_of = np.zeros((n, f), np.int64)
     cores, core, stored = 0, None, 0
     closed_by = {"compartments": 0, "memory": 0, "input axons": 0, "output axons": 0}
-    for v in range(n):
-        # a whole node if it fits an empty core, else its compartments one by one
-        pieces = [all_features]
-        if f > chip.compartments_per_core or not fits(empty, f, *empty.cost(v, all_features), int(out_of[v].sum())):
-            pieces = [np.array([k]) for k in range(f)]
-        for features in pieces:
-            synapses, axons = empty.cost(v, features)
-            out = int(out_of[v, features].sum())
-            if not fits(empty, len(features), synapses, axons, out):
-                raise IRError(f"population {name!r}, node {v}, feature {int(features[0])}: "
-                              f"{_alone_too_big(chip, synapses * bits_per_synapse + state_bits, axons, out)} on "
-                              f"{chip.name}; a single compartment cannot be split across cores")
+    for v, features in units():
+        synapses, axons = empty.cost(v, features)
+        out = int(out_of[v, features].sum())
+        if not fits(empty, len(features), synapses, axons, out):
+            too_big = _alone_too_big(chip, synapses * bits_per_synapse + len(features) * state_bits, axons, out)
+            raise IRError(f"population {name!r}, node {v}, feature {int(features[0])}: {too_big} on {chip.name}; "
+                          f"a single compartment cannot be split across cores")
+        if core is not None:
+            synapses, axons = core.cost(v, features)
+        if core is None or not fits(core, len(features), synapses, axons, out):
             if core is not None:
-                synapses, axons = core.cost(v, features)
-            if core is None or not fits(core, len(features), synapses, axons, out):
-                if core is not None:
-                    closed_by[_closing_limit(chip, core, len(features), synapses * bits_per_synapse
-                                             + len(features) * state_bits, axons, out)] += 1
-                    stored += core.synapses
-                core, cores = _CoreState(dense, graphs, share_weights), cores + 1
-                synapses, axons = core.cost(v, features)
-            core.add(v, features, synapses, axons, out)
-            core_of[v, features] = cores - 1
+                closed_by[_closing_limit(chip, core, len(features), synapses * bits_per_synapse
+                                         + len(features) * state_bits, axons, out)] += 1
+                stored += core.synapses
+            core, cores = _CoreState(dense, graphs, share_weights), cores + 1
+            synapses, axons = core.cost(v, features)
+        core.add(v, features, synapses, axons, out)
+        core_of[v, features] = cores - 1
     stored += core.synapses if core is not None else 0      # what the cores' synaptic memory holds
     total_syn = int(sum(w.sum() for w in dense) * n + sum(a.nnz for by_feature in graphs for a in by_feature))
     limited_by = max(closed_by, key=closed_by.get) if any(closed_by.values()) else "fits one core"

@@ -183,3 +183,16 @@ def test_loihi1_output_axons_add_cores_and_refuse_a_compartment_beyond_them():
     with pytest.raises(IRError, match=r"population 'relay', node 1, feature 0: events to 2 distinct cores exceed "
                                       r"a core's 1 output axons"):
         map_network(net, binding, limits=dataclasses.replace(SPLIT, output_axons_per_core=1))
+
+
+def test_shared_weights_pack_split_nodes_feature_by_feature():
+    # 50 nodes x 10 features, each compartment 1,000 synapses (a column of the all-ones W) at 21 bits; a core
+    # holds 6,000 synapses, so a node (10,000) is split. Without sharing: 6 compartments per core -> 84 cores.
+    # Shared, packed feature by feature: a core stores 6 columns once for all 50 nodes -> 300 + 200
+    # compartments on 2 cores, each column stored once
+    chip = dataclasses.replace(CHIP_LIMITS["loihi2"], memory_bits_per_core=21 * 6000, state_bits_per_compartment=0)
+    plain, shared = (map_network(*chain(50, 1000, 10), limits=chip, share_weights=s).populations[0]
+                     for s in (False, True))
+    assert (plain.cores, plain.stored_synapses) == (84, 500_000)
+    assert (shared.cores, shared.stored_synapses) == (2, 10_000)
+    assert shared.core_of[:, :6].max() == 0 and shared.core_of[:, 6:].min() == 1
