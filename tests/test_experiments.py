@@ -15,22 +15,26 @@ def test_results_table_on_synthetic(tmp_path, monkeypatch):
                  "--depths", "2", "3", "--stfn-ablation", "--attention-ablation", "--work-dir", str(tmp_path / "work"),
                  "--out", str(out)]) == 0
     text = out.read_text()
-    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| synthetic")]
+    accuracy_part, energy_part = text.split("## Energy per inference")
+    rows = [line.split(" | ") for line in accuracy_part.splitlines() if line.startswith("| synthetic")]
     labels = {(r[1], r[2]) for r in rows}
     # GC-SNN runs without STFN by default, GA-SNN with running-mean attention scores
     models = ("GCN", "GAT", "GC-SNN", "GC-SNN with STFN", "GA-SNN", "GA-SNN with step attention scores")
     assert labels == {(m, d) for m in models for d in ("2", "3")}
-    host = {}
     for r in rows:
         if "SNN" in r[1]:
             assert r[9] == "100.00% (min)"            # every deployed SNN agrees with the reference
-            assert float(r[12].replace(",", "")) > 0   # chip energy was counted
-            # the host's work per inference and graph: encoding, the decision and GCN normalization (GC-SNN)
-            # or the attention pass (GA-SNN)
-            host[(r[1], r[2])] = float(r[14].replace(",", ""))      # µJ to 0.1: GC-SNN's rounds to 0
         else:
             assert r[8] == "-"                        # ANNs are not deployed
         assert (r[7] != "-") == r[1].startswith("GA-SNN")   # live-attention accuracy only for GA-SNN
+    priced = [line.split(" | ") for line in energy_part.splitlines() if line.startswith("| synthetic")]
+    assert {(r[1], r[2]) for r in priced} == {(m, d) for m in models if "SNN" in m for d in ("2", "3")}
+    host = {}
+    for r in priced:
+        assert float(r[7].replace(",", "")) > 0       # chip energy was counted
+        # the host's work per inference and graph: encoding, the decision and GCN normalization (GC-SNN)
+        # or the attention pass (GA-SNN)
+        host[(r[1], r[2])] = float(r[9].replace(",", ""))      # µJ to 0.1: GC-SNN's rounds to 0
     for depth in ("2", "3"):   # a float pass over T + S steps costs more than normalizing the edges once
         assert host[("GA-SNN", depth)] > host[("GC-SNN", depth)]
     assert "Skipped: pubmed" in text               # missing data is reported with its reason, not fatal
@@ -41,11 +45,11 @@ def test_results_table_on_synthetic(tmp_path, monkeypatch):
     assert all(r["host_uj"] > 0 for r in rows_json[0]["rows"] if "SNN" in r["label"])
     merged = tmp_path / "merged.md"
     assert main(["--merge", str(tmp_path / "results.md.json"), "--out", str(merged)]) == 0
-    assert merged.read_text().count("| synthetic") == 12
+    assert merged.read_text().count("| synthetic") == 12 + 8      # accuracy rows, and the SNNs' energy rows
     # a later run replaces an earlier one's rows of the same seed (a rerun: not 2 seeds) ...
     assert main(["--merge", str(tmp_path / "results.md.json"), str(tmp_path / "results.md.json"),
                  "--out", str(merged)]) == 0
-    assert merged.read_text().count("| synthetic") == 12 and "| 1 | " in merged.read_text()
+    assert merged.read_text().count("| synthetic") == 12 + 8 and "| 1 | " in merged.read_text()
     # ... but only if it reproduces the training: a changed float accuracy is refused
     changed = json.loads((tmp_path / "results.md.json").read_text())
     changed[0]["rows"][0]["float"] += 0.01

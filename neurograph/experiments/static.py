@@ -6,13 +6,16 @@
     python -m neurograph.experiments.static --merge a.json b.json --out docs/results-static.md
     python -m neurograph.experiments.static --datasets cora --models gcsnn gasnn --input-as-current
 
-A later run merged after an earlier one replaces its rows of the same model, settings and seed (a
-rerun that prices again, or adds the input-as-current rows); its float accuracy must be the same.
+Each row's training numbers and deployed runs are kept under --work-dir; a rerun reuses them and
+only prices again. Merged, a later run replaces an earlier one's rows of the same model, settings,
+seed and energy model (its float accuracy must be the same); rows priced by the current energy
+model also fill an energy table (docs/energy-model.md), and older rows keep their accuracy lines.
 
 Models: GCN, GAT (ANN baselines, the layer sizes of the spiking models), GC-SNN and
 GA-SNN. Spiking models are also deployed: export -> fold -> quantize -> Lava (fused)
 and the bit-exact reference, giving deployed accuracy, spike agreement, firing rate,
-synaptic ops, chip energy (Loihi 1 constants) and the ANN/SNN energy ratio at 45 nm.
+synaptic ops, chip energy (Loihi 1 constants, a lower bound), the SNN at 45 nm, the host's work, and
+the ratios against the dense and the cheapest fair ANN with the host's work included.
 GA-SNN is deployed with frozen attention; its float accuracy with per-step ("live")
 attention is shown too, so the table says what freezing costs. Every run also writes
 its rows as JSON beside the table, so runs made in parallel can be merged.
@@ -42,7 +45,7 @@ MODELS = ("gcn", "gat", "gcsnn", "gasnn")
 LABELS = {"gcn": "GCN", "gat": "GAT", "gcsnn": "GC-SNN", "gasnn": "GA-SNN"}
 
 
-# Rows priced by another energy model keep their accuracy columns; their energy columns show "-".
+# Rows priced by an earlier energy model keep their accuracy lines but stay out of the energy table.
 ENERGY_MODEL = "messages-v1"       # spikes priced per message and hop on the mapping (docs/energy-model.md)
 
 
@@ -81,15 +84,12 @@ def priced(run_dir: Path) -> dict:
             "ann_over_snn_papers": ratios["ann_over_snn_45nm_all_accumulates"]}
 
 
-TRAINING_KEYS = ("float", "val", "best_epoch", "train_s", "live_attention")
-
-
 def run_one(cfg: RunConfig, graph, with_deploy: bool, run_dir: Path, input_as_current: bool = False) -> list:
     """Train one model (seed cfg.train.seed) and, if asked and spiking, deploy it: its table rows (the
     plain deployment, and with `input_as_current` a second row deployed with the input as a current).
 
-    The training's numbers and the deployed runs are kept in `run_dir`; a rerun reuses them (training
-    is seeded, so retraining would give the same model) and only prices again."""
+    The training's numbers and the deployed runs are kept in `run_dir`; a rerun reuses them and only
+    prices again."""
     deploying = with_deploy and cfg.model.name in SPIKING
     deployments = [("", False)] + ([(", input as current", True)] if deploying and input_as_current else [])
     trained_path = run_dir / "trained.json"
@@ -165,14 +165,15 @@ def _mean(rows, key, fmt) -> str:
 
 
 COLUMNS = ("dataset", "model", "layers", "hidden", "epochs", "seeds", "float acc. %", "GA-SNN live attention %",
-           "deployed on Lava %", "spike agreement", "firing rate", "synaptic ops on chip",
-           "chip (Loihi 1, lower bound) µJ", "SNN 45 nm µJ", "host µJ", "chip + host µJ", "SNN 45 nm + host µJ",
-           "dense ANN / SNN + host (45 nm)", "fair ANN / SNN + host (45 nm)", "fair ANN / chip + host",
-           "ANN/SNN papers' convention", "train s")
+           "deployed on Lava %", "spike agreement", "firing rate", "train s")
+ENERGY_COLUMNS = ("dataset", "model", "layers", "seeds", "float acc. %", "deployed on Lava %", "synaptic ops on chip",
+                  "chip (Loihi 1, lower bound) µJ", "SNN 45 nm µJ", "host µJ", "chip + host µJ", "SNN 45 nm + host µJ",
+                  "dense ANN / SNN + host (45 nm)", "fair ANN / SNN + host (45 nm)", "fair ANN / chip + host",
+                  "ANN/SNN papers' convention")
 GROUP = ("dataset", "label", "layers", "hidden", "epochs")      # rows that differ only in their seed
 
 
-def table(rows) -> str:
+def _groups(rows) -> dict:
     groups = defaultdict(list)
     for r in rows:
         group = groups[tuple(r[k] for k in GROUP)]
@@ -180,32 +181,45 @@ def table(rows) -> str:
             raise ValueError(f"two rows for {dict(zip(GROUP, (r[k] for k in GROUP)))} with seed {r['seed']}: "
                              f"merge each run once")
         group.append(r)
+    return groups
+
+
+def table(rows) -> str:
+    """Accuracy and deployment: one line per model and settings, mean over seeds."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for key, rs in groups.items():
+    for key, rs in _groups(rows).items():
         dep = [r for r in rs if "deployed" in r]
-        now = [r for r in dep if r.get("energy_model") == ENERGY_MODEL]      # priced as the energy model is now
         agreement = f"{100 * min(r['agreement'] for r in dep):.2f}% (min)" if dep else "-"
-        # energy columns average the seeds priced by the current energy model; the cell says when that is fewer
-        seeds = str(len(rs)) + (f" ({len(now)} priced)" if dep and len(now) != len(rs) else "")
         cells = [str(k) for k in key] + [
-            seeds, _mean_std(r["float"] for r in rs),
+            str(len(rs)), _mean_std(r["float"] for r in rs),
             _mean_std(r.get("live_attention") for r in rs), _mean_std(r["deployed"] for r in dep), agreement,
-            _mean(dep, "firing_rate", ".3f"), _mean(now, "synaptic_ops", ",.0f"), _mean(now, "chip_uj", ",.1f"),
-            _mean(now, "snn_45nm_uj", ",.1f"), _mean(now, "host_uj", ",.1f"), _mean(now, "chip_with_host_uj", ",.1f"),
-            _mean(now, "snn_45nm_with_host_uj", ",.1f"), _mean(now, "ann_over_snn_with_host", ".1f"),
-            _mean(now, "fair_ann_over_snn_with_host", ".2f"), _mean(now, "fair_ann_over_chip_with_host", ".3f"),
-            _mean(now, "ann_over_snn_papers", ".1f"), _mean(rs, "train_s", ".0f")]
+            _mean(dep, "firing_rate", ".3f"), _mean(rs, "train_s", ".0f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def energy_table(rows) -> str:
+    """Energy per inference of the rows priced by the current energy model, mean over seeds."""
+    lines = ["| " + " | ".join(ENERGY_COLUMNS) + " |", "|" + "---|" * len(ENERGY_COLUMNS)]
+    for (dataset, label, layers, *_), rs in _groups(rows).items():
+        cells = [dataset, label, str(layers), str(len(rs)), _mean_std(r["float"] for r in rs), _mean_std(r["deployed"] for r in rs),
+                 _mean(rs, "synaptic_ops", ",.0f"), _mean(rs, "chip_uj", ",.1f"), _mean(rs, "snn_45nm_uj", ",.1f"),
+                 _mean(rs, "host_uj", ",.1f"), _mean(rs, "chip_with_host_uj", ",.1f"),
+                 _mean(rs, "snn_45nm_with_host_uj", ",.1f"), _mean(rs, "ann_over_snn_with_host", ".1f"),
+                 _mean(rs, "fair_ann_over_snn_with_host", ".2f"), _mean(rs, "fair_ann_over_chip_with_host", ".3f"),
+                 _mean(rs, "ann_over_snn_papers", ".1f")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def merged_rows(runs) -> list:
-    """The rows of `runs`, a later run's row replacing an earlier one of the same group and seed (a rerun
-    that prices again); a replacement whose float accuracy differs is refused: reruns must not change it."""
+    """The rows of `runs`, a later run's row replacing an earlier one of the same group, seed and energy
+    model (a rerun that prices again); a replacement whose float accuracy differs is refused: reruns
+    must not change it. Rows priced by another energy model stay apart."""
     rows = {}
     for run in runs:
         for r in run["rows"]:
-            key = tuple(r[k] for k in GROUP) + (r["seed"],)
+            key = tuple(r[k] for k in GROUP) + (r["seed"], r.get("energy_model"))
             if key in rows and rows[key]["float"] != r["float"]:
                 raise ValueError(f"{dict(zip(GROUP + ('seed',), key))}: the rerun's float accuracy {r['float']} "
                                  f"differs from {rows[key]['float']}; a rerun must reproduce the training")
@@ -216,16 +230,27 @@ def merged_rows(runs) -> list:
 def render(runs) -> str:
     """The Markdown page for one or more runs ({"command", "machine", "started", "rows", "skipped"})."""
     rows = merged_rows(runs)
+    priced = [r for r in rows if r.get("energy_model") == ENERGY_MODEL]
+    # each model and seed once in the accuracy table: an earlier run's row where there is one (its accuracy
+    # stays as published), else the priced run's
+    seed_key = lambda r: tuple(r[k] for k in GROUP) + (r["seed"],)
+    earlier = {seed_key(r) for r in rows if r.get("energy_model") != ENERGY_MODEL}
+    accuracy_rows = [r for r in rows if r.get("energy_model") != ENERGY_MODEL or seed_key(r) not in earlier]
     skipped = sorted({s for run in runs for s in run["skipped"]})
     lines = ["# Static graph results", ""]
     for run in runs:
         lines += [f"- `{run['command']}` on {run['machine']}, started {run['started']}, took {run['minutes']:.0f} min"]
-    lines += ["", "Energies are per inference over the training graph, host work included where the column says "
-              "so; the chip's is a lower bound (Davies 2018 Table 2 minimum op energies, pre-silicon), spikes "
-              "priced per message and hop (docs/energy-model.md). \"fair ANN\": nonzero inputs only, binary "
-              "inputs as adds, same edges; a ratio below 1 means the ANN costs less. Energy columns are empty "
-              "for rows priced by an earlier energy model; rerun them to price them.", "",
-              table(rows), ""] + [f"Skipped: {s}" for s in skipped]
+    lines += ["", table(accuracy_rows), ""]
+    if priced:
+        lines += ["## Energy per inference", "",
+                  "Runs priced by the current energy model (its rows' accuracy is their own run's). Energies are "
+                  "per inference over the training graph; \"host\" is the host's work per inference and per graph "
+                  "(encoding, graph binding or GA-SNN's attention pass, the decision, and with the input as a "
+                  "current its first graph convolution). The chip's figure is a lower bound (Davies 2018 Table 2 "
+                  "minimum op energies, pre-silicon), spikes priced per message and hop on a stated placement "
+                  "(docs/energy-model.md). The fair ANN: nonzero inputs only, binary inputs as adds, same edges; "
+                  "a ratio below 1 means the ANN costs less.", "", energy_table(priced), ""]
+    lines += [f"Skipped: {s}" for s in skipped]
     return "\n".join(lines) + "\n"
 
 
