@@ -1,6 +1,7 @@
 """Chip mapping: hand-checkable core counts, splitting across chips, unsplittable fan-ins and fan-outs,
 the memory split, and spike messages and hops on a placement, recounted by hand."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -142,10 +143,10 @@ def test_messages_and_hops_per_compartment_by_hand():
     assert not routes["out"].messages.any()                  # the readout population sends nothing
 
 
-def test_a_run_counts_messages_per_event_and_prices_them_per_hop():
+def test_a_run_counts_messages_per_event_and_prices_them_per_hop(tmp_path):
     from neurograph.compile.mapping import Placement
     from neurograph.sim.counters import MessageCounter, count_events
-    from neurograph.sim.energy import energy_report
+    from neurograph.sim.energy import energy_report, load_energy_table
     from neurograph.sim.reference import prepare, run_reference
     net, _ = chain(2, 1, 4, adjacency=STAR)
     edges = np.stack(np.nonzero(STAR)[::-1]).astype(np.int64)
@@ -171,6 +172,17 @@ def test_a_run_counts_messages_per_event_and_prices_them_per_hop():
     assert sum(terms[k]["energy_pj"] for k in ("spike_messages", "hops_east_west", "hops_north_south")) == \
         pytest.approx(spike_pj)
     assert sum(energy["chip_energy"]["per_part_pj"].values()) == pytest.approx(energy["chip_energy"]["total_pj"])
+    # a user's table without hop energies: hops are counted and listed as unpriced, the total leaves them out
+    table = {k: {"value_pj": 1.0, "source": "test"} for k in ("synaptic_op", "neuron_update_active",
+                                                               "neuron_update_inactive", "spike")}
+    (tmp_path / "t.json").write_text(json.dumps(table))
+    mine = energy_report(net, counts, graphs, [{}], "loihi2", load_energy_table(tmp_path / "t.json"), "t.json",
+                         traffic=traffic)
+    terms = mine["chip_energy"]["terms"]
+    assert (terms["hops_east_west"]["count"], terms["hops_east_west"]["energy_pj"]) == (9, None)
+    assert mine["chip_energy"]["total_pj"] == pytest.approx(      # every priced event at 1 pJ
+        sum(t["count"] for k, t in terms.items() if not k.startswith("hops")))
+    assert any("hops_east_west and hops_north_south counted, not priced" in c for c in mine["not_modelled"])
 
 
 def test_loihi1_output_axons_add_cores_and_refuse_a_compartment_beyond_them():
