@@ -192,7 +192,7 @@ def cmd_demo(args) -> None:
     print("[3/4] simulate on Lava (fixed_pt) and on the bit-exact reference")
     simulate(out / "network.npz", out / "samples.npz", out, engine="lava", lowering=args.lowering)
     print("[4/4] report")
-    result = report(out, chip=cfg.chip.name)
+    result = report(out, chip=cfg.chip.name, frontier=args.frontier)
     print()
     print(render_markdown(result))
     acc, fid = result["accuracy"], result["fidelity"]
@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo", help="folder for every artifact (default: %(default)s)")
     p.add_argument("--lowering", default="fused", choices=["fused", "stock"],
                    help="Lava lowering: our fused GraphConv processes, or Lava's stock processes (small graphs)")
+    p.add_argument("--frontier", default=None, metavar="JSON",
+                   help="an accuracy-energy frontier (docs/frontier.md.json) to place this run on in the report")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train a graph SNN (and its GCN/GAT baseline)")
