@@ -227,8 +227,9 @@ def merged_rows(runs) -> list:
     return list(rows.values())
 
 
-def render(runs) -> str:
-    """The Markdown page for one or more runs ({"command", "machine", "started", "rows", "skipped"})."""
+def render(runs, merged_by: str = "") -> str:
+    """The Markdown page for one or more runs ({"command", "machine", "started", "rows", "skipped"}),
+    with the merge command that made it (`merged_by`) if any."""
     rows = merged_rows(runs)
     priced = [r for r in rows if r.get("energy_model") == ENERGY_MODEL]
     # each model and seed once in the accuracy table: an earlier run's row where there is one (its accuracy
@@ -237,7 +238,7 @@ def render(runs) -> str:
     earlier = {seed_key(r) for r in rows if r.get("energy_model") != ENERGY_MODEL}
     accuracy_rows = [r for r in rows if r.get("energy_model") != ENERGY_MODEL or seed_key(r) not in earlier]
     skipped = sorted({s for run in runs for s in run["skipped"]})
-    lines = ["# Static graph results", ""]
+    lines = ["# Static graph results", ""] + ([f"Merged by `{merged_by}` from:", ""] if merged_by else [])
     for run in runs:
         lines += [f"- `{run['command']}` on {run['machine']}, started {run['started']}, took {run['minutes']:.0f} min"]
     lines += ["", table(accuracy_rows), ""]
@@ -283,7 +284,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.merge:
         runs = [run for path in args.merge for run in json.loads(Path(path).read_text())]
-        out.write_text(render(runs))
+        out.write_text(render(runs, "python -m neurograph.experiments.static " + " ".join(
+            argv if argv is not None else sys.argv[1:])))
         print(out.read_text())
         return 0
 
