@@ -93,7 +93,8 @@ class PopulationMapping:
     stored_synapses: int = 0               # synapses held in memory: the expanded count, or fewer with sharing
     synapse_bits: int = 0                  # the memory split: synapses (weight + index bits) ...
     state_bits: int = 0                    # ... and neuron state, where it shares the memory
-    output_axons: int = 0                  # axon entries: one per compartment and distinct destination core
+    # axon entries, one per compartment and distinct destination core (None: the chip has no such limit)
+    output_axons: Optional[int] = None
     core_of: Optional[np.ndarray] = field(default=None, repr=False)   # (N, F): each compartment's core, 0-based
 
 
@@ -244,7 +245,8 @@ def map_population(net: Network, binding: Binding, name: str, chip: ChipLimits, 
     size = n * f
     return PopulationMapping(name, size, total_syn, cores, limited_by, size / (cores * chip.compartments_per_core),
                              (stored * bits_per_synapse + size * state_bits) / (cores * chip.memory_bits_per_core),
-                             stored, stored * bits_per_synapse, size * state_bits, int(out_of.sum()), core_of)
+                             stored, stored * bits_per_synapse, size * state_bits,
+                             int(output_axons.sum()) if output_axons is not None else None, core_of)
 
 
 def _alone_too_big(chip: ChipLimits, bits: int, axons: int, out: int) -> str:

@@ -292,11 +292,11 @@ def mapping_lines(mapping: dict) -> list:
              f"sized as nengo-loihi does; its per-axon headers and 64-bit rounding are not counted), {state}. "
              f"Limits: {chip['source']}.", "",
              "| population | compartments | synapses in | cores | limited by | compartment use | memory use | "
-             "output axons |", "|---|---|---|---|---|---|---|---|"]
+             "output axons (where limited) |", "|---|---|---|---|---|---|---|---|"]
     for p in mapping["populations"]:
         lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
                      f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | {_pct(p['memory_utilisation'])} | "
-                     f"{p['output_axons']:,} |")
+                     f"{'-' if p['output_axons'] is None else format(p['output_axons'], ',')} |")
     if "with_weight_sharing" in mapping:
         shared, plain = mapping["with_weight_sharing"], mapping["without_weight_sharing"]
         lines += ["", f"- weight sharing (an assumption for Loihi 2: a dense transform shared by all nodes on a core "
