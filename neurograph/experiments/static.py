@@ -32,6 +32,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -84,16 +85,20 @@ def priced(run_dir: Path) -> dict:
             "ann_over_snn_papers": ratios["ann_over_snn_45nm_all_accumulates"]}
 
 
-def run_one(cfg: RunConfig, graph, with_deploy: bool, run_dir: Path, input_as_current: bool = False) -> list:
-    """Train one model (seed cfg.train.seed) and, if asked and spiking, deploy it: its table rows (the
-    plain deployment, and with `input_as_current` a second row deployed with the input as a current).
+def run_one(cfg: RunConfig, graph, with_deploy: bool, run_dir: Optional[Path] = None,
+            input_as_current: bool = False) -> list:
+    """Train one model (seed cfg.train.seed) and, if asked and spiking, deploy it: its table rows as
+    (label suffix, row) -- the plain deployment, and with `input_as_current` a second row deployed with
+    the input as a current.
 
     The training's numbers and the deployed runs are kept in `run_dir`; a rerun reuses them and only
-    prices again."""
+    prices again. Without a `run_dir` (training only, e.g. a sweep) nothing is kept."""
     deploying = with_deploy and cfg.model.name in SPIKING
+    if deploying and run_dir is None:
+        raise ValueError("deploying a model needs a run_dir to keep its compiled and simulated runs in")
     deployments = [("", False)] + ([(", input as current", True)] if deploying and input_as_current else [])
-    trained_path = run_dir / "trained.json"
-    done = trained_path.is_file() and (not deploying or all(
+    trained_path = run_dir / "trained.json" if run_dir is not None else None
+    done = trained_path is not None and trained_path.is_file() and (not deploying or all(
         (run_dir / _deployment(current) / "simulation.json").is_file() for _, current in deployments))
     if done:
         trained = json.loads(trained_path.read_text())
@@ -107,7 +112,7 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool, run_dir: Path, input_as_cu
             trained["live_attention"] = live_attention_accuracy(model, graph, cfg)
     rows = []
     for suffix, current in deployments:
-        row = {"label_suffix": suffix, **trained}
+        row = dict(trained)
         if deploying:
             target = run_dir / _deployment(current)
             if done:
@@ -115,9 +120,10 @@ def run_one(cfg: RunConfig, graph, with_deploy: bool, run_dir: Path, input_as_cu
             else:
                 as_deployed = dataclasses.replace(cfg, quant=dataclasses.replace(cfg.quant, input_as_current=current))
                 row.update(deploy(model, graph, as_deployed, target))
-        rows.append(row)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trained_path.write_text(json.dumps(trained))
+        rows.append((suffix, row))
+    if trained_path is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        trained_path.write_text(json.dumps(trained))
     return rows
 
 
@@ -166,8 +172,8 @@ def _mean(rows, key, fmt) -> str:
 
 COLUMNS = ("dataset", "model", "layers", "hidden", "epochs", "seeds", "float acc. %", "GA-SNN live attention %",
            "deployed on Lava %", "spike agreement", "firing rate", "train s")
-ENERGY_COLUMNS = ("dataset", "model", "layers", "seeds", "float acc. %", "deployed on Lava %", "synaptic ops on chip",
-                  "chip (Loihi 1, lower bound) µJ", "SNN 45 nm µJ", "host µJ", "chip + host µJ", "SNN 45 nm + host µJ",
+ENERGY_COLUMNS = ("dataset", "model", "layers", "seeds", "float acc. %", "deployed on Lava %",
+                  "synaptic ops on chip", "chip (Loihi 1, lower bound) µJ", "SNN 45 nm µJ", "host µJ", "chip + host µJ", "SNN 45 nm + host µJ",
                   "dense ANN / SNN + host (45 nm)", "fair ANN / SNN + host (45 nm)", "fair ANN / chip + host",
                   "ANN/SNN papers' convention")
 GROUP = ("dataset", "label", "layers", "hidden", "epochs")      # rows that differ only in their seed
@@ -202,7 +208,8 @@ def energy_table(rows) -> str:
     """Energy per inference of the rows priced by the current energy model, mean over seeds."""
     lines = ["| " + " | ".join(ENERGY_COLUMNS) + " |", "|" + "---|" * len(ENERGY_COLUMNS)]
     for (dataset, label, layers, *_), rs in _groups(rows).items():
-        cells = [dataset, label, str(layers), str(len(rs)), _mean_std(r["float"] for r in rs), _mean_std(r["deployed"] for r in rs),
+        cells = [dataset, label, str(layers), str(len(rs)), _mean_std(r["float"] for r in rs),
+                 _mean_std(r["deployed"] for r in rs),
                  _mean(rs, "synaptic_ops", ",.0f"), _mean(rs, "chip_uj", ",.1f"), _mean(rs, "snn_45nm_uj", ",.1f"),
                  _mean(rs, "host_uj", ",.1f"), _mean(rs, "chip_with_host_uj", ",.1f"),
                  _mean(rs, "snn_45nm_with_host_uj", ",.1f"), _mean(rs, "ann_over_snn_with_host", ".1f"),
@@ -313,8 +320,8 @@ def main(argv=None) -> int:
                                                  args.attention_ablation):
                         run_dir = Path(args.work_dir) / (f"{dataset}-{label}-L{depth}-h{args.hidden}-e{args.epochs}"
                                                          f"-s{seed}").replace(" ", "_")
-                        for row in run_one(cfg, graph, not args.no_deploy, run_dir, args.input_as_current):
-                            name = label + row.pop("label_suffix")
+                        for suffix, row in run_one(cfg, graph, not args.no_deploy, run_dir, args.input_as_current):
+                            name = label + suffix
                             run["rows"].append({"dataset": dataset, "label": name, "layers": depth, "seed": seed,
                                                 "hidden": args.hidden, "epochs": args.epochs, **row})
                             print(f"{dataset} {name} layers={depth} seed={seed}: float {100 * row['float']:.1f}%"
