@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-fast bench mutation clean-venv
 
 demo: $(STAMP)
-	$(PY) -m neurograph.cli demo --out runs/demo
+	$(PY) -m neurograph.cli demo --out runs/demo --frontier docs/frontier.md.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs

@@ -33,7 +33,10 @@ run = ng.run(compiled.fixed_net, compiled.sample, engine="lava", float_network=c
 my_table = {"synaptic_op": {"value_pj": 12.0, "source": "example values: replace with your measurement"},
             "neuron_update_active": {"value_pj": 40.0, "source": "example values"},
             "neuron_update_inactive": {"value_pj": 25.0, "source": "example values"},
-            "spike": {"value_pj": 1.5, "source": "example values"}}
+            "spike": {"value_pj": 1.5, "source": "example values"},
+            # optional: without hop energies, hops between cores are counted and left unpriced
+            "spike_hop_east_west": {"value_pj": 1.5, "source": "example values"},
+            "spike_hop_north_south": {"value_pj": 2.0, "source": "example values"}}
 (out / "my_energy_table.json").write_text(json.dumps(my_table, indent=2))
 
 # report() writes report.json/.md/.html into the run directory each time (the last one stays).
@@ -46,11 +49,15 @@ print(ng.compare(loihi1, loihi2, names=("Loihi 1", "Loihi 2")))
 c = ng.count(run)
 active = sum(p["active_updates"] for p in c["populations"])
 inactive = sum(p["inactive_updates"] for p in c["populations"])
-events = sum(p["events"] for p in c["populations"]) + c["input_spikes"]
+# spikes are priced per message (one per destination core of an event) and per hop on the chip mapping's
+# placement; the report counts both by replaying the run's spikes on the mapping
+traffic = {k: t["count"] for k, t in mine["energy"]["chip_energy"]["terms"].items()}
 by_hand = (c["synaptic_ops"] * my_table["synaptic_op"]["value_pj"]
            + active * my_table["neuron_update_active"]["value_pj"]
            + inactive * my_table["neuron_update_inactive"]["value_pj"]
-           + events * my_table["spike"]["value_pj"])
+           + traffic["spike_messages"] * my_table["spike"]["value_pj"]
+           + traffic["hops_east_west"] * my_table["spike_hop_east_west"]["value_pj"]
+           + traffic["hops_north_south"] * my_table["spike_hop_north_south"]["value_pj"])
 mine_pj, loihi1_pj = mine["energy"]["chip_energy"]["total_pj"], loihi1["energy"]["chip_energy"]["total_pj"]
 print(f"chip energy, Loihi 1 constants: {loihi1_pj / 1e6:.3f} uJ")
 print(f"chip energy, Loihi 2:           n/a (no published constants; the report has the counts)")

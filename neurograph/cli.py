@@ -182,7 +182,8 @@ def cmd_report(args) -> None:
         raise UsageError(f"{args.run_dir} holds no simulation.json; run `neurograph simulate ... --out "
                          f"{args.run_dir}` first")
     _writable(args.run_dir, is_file=False)
-    print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table)))
+    print(render_markdown(report(args.run_dir, chip=args.chip, energy_table=args.energy_table,
+                                 frontier=args.frontier)))
     print(f"wrote report.json, report.md and report.html in {args.run_dir}")
 
 
@@ -272,7 +273,7 @@ def cmd_demo(args) -> None:
     print("[3/4] simulate on Lava (fixed_pt) and on the bit-exact reference")
     simulate(out / "network.npz", out / "samples.npz", out, engine="lava", lowering=args.lowering)
     print("[4/4] report")
-    result = report(out, chip=cfg.chip.name)
+    result = report(out, chip=cfg.chip.name, frontier=args.frontier)
     print()
     print(render_markdown(result))
     acc, fid = result["accuracy"], result["fidelity"]
@@ -303,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Lava lowering: our fused GraphConv processes, or Lava's stock processes (small graphs)")
     p.add_argument("--graphs", type=int, default=2000,
                    help="hvsgnn: spring networks to generate (70/15/15 split; default: %(default)s)")
+    p.add_argument("--frontier", default=None, metavar="JSON",
+                   help="an accuracy-energy frontier (docs/frontier.md.json) to place this run on in the report")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train a graph SNN (and its GCN/GAT baseline)")
@@ -350,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="energy constants and core limits (default: %(default)s)")
     p.add_argument("--energy-table", default=None,
                    help="JSON file of per-event energies, each {value_pj, source} (overrides --chip's constants)")
+    p.add_argument("--frontier", default=None, metavar="JSON",
+                   help="an accuracy-energy frontier (docs/frontier.md.json) to place this run on")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -135,7 +135,6 @@ def restore_model(ckpt):
 def compile_checkpoint(checkpoint_path, out_dir, input_as_current: Optional[bool] = None) -> dict:
     """:func:`compile_model` on a checkpoint; writes network.float.npz, network.npz and the training
     graph as samples.npz (the transductive deployment: the graph it was trained on)."""
-    from neurograph.compile.samples import save_samples
     ckpt = load_checkpoint(checkpoint_path)
     model, graph, cfg = restore_model(ckpt)
     if input_as_current is not None:
@@ -145,6 +144,12 @@ def compile_checkpoint(checkpoint_path, out_dir, input_as_current: Optional[bool
     for net in (folded, fixed):          # provenance: the checkpoint this network was compiled from
         net.metadata["made_from"] = {"checkpoint": str(Path(checkpoint_path).resolve()),
                                      "checkpoint_sha256": file_hash(checkpoint_path)}
+    return write_compiled(folded, fixed, sample, out_dir)
+
+
+def write_compiled(folded, fixed, sample, out_dir) -> dict:
+    """network.float.npz, network.npz and the sample as samples.npz, replaced together."""
+    from neurograph.compile.samples import save_samples
     out = Path(out_dir)
     with AtomicFiles() as files:        # the three replace their old versions together, or none does
         paths = {"float": save_network(folded, out / "network.float.npz", files),

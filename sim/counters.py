@@ -189,3 +189,40 @@ def merge_counts(runs: List[RunCounts]) -> RunCounts:
                                                   sum(q.active_updates for q in parts),
                                                   sum(q.inactive_updates for q in parts), p.on_host))
     return total
+
+
+@dataclass
+class TrafficCounts:
+    """Spike messages on a placed mapping, per event source: one message per distinct destination
+    core of each event, and the east-west and north-south core-to-core hops those messages travel."""
+    messages: Dict[str, int] = field(default_factory=dict)
+    hops_east_west: Dict[str, int] = field(default_factory=dict)
+    hops_north_south: Dict[str, int] = field(default_factory=dict)
+    placement: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MessageCounter:
+    """An observer for :func:`neurograph.sim.reference.run_reference` that counts the messages every event
+    sends and their hops, with `routes_for(binding)` giving each source's
+    :class:`~neurograph.compile.mapping.Routes` for a sample's graph (its mapping depends on the graph)."""
+
+    def __init__(self, routes_for, placement: str):
+        self.routes_for, self._routes = routes_for, {}
+        self.counts = TrafficCounts(placement=placement)
+
+    def __call__(self, step) -> None:
+        key = id(step.binding)
+        if key not in self._routes:
+            self._routes[key] = self.routes_for(step.binding)
+        c = self.counts
+        for source, routes in self._routes[key].items():
+            out = step.outputs.get(source)
+            if out is None:
+                continue
+            active = out != 0
+            for total, per_compartment in ((c.messages, routes.messages), (c.hops_east_west, routes.hops_east_west),
+                                           (c.hops_north_south, routes.hops_north_south)):
+                total[source] = total.get(source, 0) + int(per_compartment[active].sum())

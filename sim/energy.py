@@ -24,7 +24,7 @@ from typing import Dict, List, Optional
 
 from neurograph.compile.ir import Network, head_slices
 from neurograph.compile.kinds import get_kind
-from neurograph.sim.counters import RunCounts
+from neurograph.sim.counters import RunCounts, TrafficCounts
 
 DAVIES_2018 = ("Davies et al., IEEE Micro 38(1):82-99, 2018, Table 2 "
                "(pre-silicon circuit simulation at 0.75 V, not measured on silicon)")
@@ -39,20 +39,23 @@ class Constant:
 
 
 CHIP_EVENTS = ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike")   # priced on chip
+HOP_EVENTS = ("spike_hop_east_west", "spike_hop_north_south")        # optional in a user's table
 
 ENERGY_TABLES: Dict[str, Dict[str, Constant]] = {
     "loihi1": {
         "synaptic_op": Constant(23.6, DAVIES_2018, "synaptic spike operation (minimum)"),
         "neuron_update_active": Constant(81.0, DAVIES_2018, "neuron update, active"),
         "neuron_update_inactive": Constant(52.0, DAVIES_2018, "neuron update, inactive"),
-        "spike": Constant(1.7, DAVIES_2018, "spike within a tile"),
-        # listed for completeness; no core placement yet, so hops are not counted
-        "spike_hop_east_west": Constant(3.0, DAVIES_2018, "per tile hop, east-west (not used: no placement)"),
-        "spike_hop_north_south": Constant(4.0, DAVIES_2018, "per tile hop, north-south (not used: no placement)"),
+        "spike": Constant(1.7, DAVIES_2018, "spike within a tile: every message, same core or not"),
+        "spike_hop_east_west": Constant(3.0, DAVIES_2018, "per tile hop, east-west"),
+        # 4.0 pJ as Table 2 reads in the sources that quote the table itself; one secondary source has 4.2.
+        # The lower figure keeps the chip total a lower bound.
+        "spike_hop_north_south": Constant(4.0, DAVIES_2018, "per tile hop, north-south (Table 2; 4.2 in one "
+                                                            "secondary source)"),
     },
     "loihi2": {
         name: Constant(None, "no published per-operation energy for Loihi 2; supply a table with --energy-table")
-        for name in CHIP_EVENTS
+        for name in CHIP_EVENTS + HOP_EVENTS
     },
 }
 CMOS45 = {
@@ -67,7 +70,9 @@ CMOS45 = {
 
 
 def load_energy_table(path) -> Dict[str, Constant]:
-    """A user table: JSON {"synaptic_op": {"value_pj": .., "source": ..}, ...} with every chip event kind.
+    """A user table: JSON {"synaptic_op": {"value_pj": .., "source": ..}, ...} with every chip event kind,
+    and optionally the hop energies (``spike_hop_east_west``, ``spike_hop_north_south``; without them hops
+    are counted and left unpriced).
 
     Each entry needs a positive, finite value_pj and a non-empty source string; anything else is a
     ValueError naming the entry and the fix."""
@@ -83,7 +88,7 @@ def load_energy_table(path) -> Dict[str, Constant]:
     if missing:
         raise ValueError(f"energy table {path} lacks {sorted(missing)}; each needs value_pj and source")
     table = {}
-    for k in CHIP_EVENTS:
+    for k in [k for k in CHIP_EVENTS + HOP_EVENTS if k in raw]:
         entry = raw[k]
         value = entry.get("value_pj") if isinstance(entry, dict) else None
         source = entry.get("source") if isinstance(entry, dict) else None
@@ -92,6 +97,8 @@ def load_energy_table(path) -> Dict[str, Constant]:
         if not isinstance(source, str) or not source.strip():
             raise ValueError(f"energy table {path}: {k}.source must name where the figure comes from")
         table[k] = Constant(float(value), source, str(entry.get("note", "")))
+    for k in HOP_EVENTS:
+        table.setdefault(k, Constant(None, f"not in energy table {Path(path).name}"))
     return table
 
 
@@ -147,16 +154,30 @@ def _term(count: int, constant: Constant) -> dict:
             "source": constant.source, "note": constant.note}
 
 
-def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Constant]) -> Dict[str, float]:
-    """Chip energy by projection (its synaptic ops), population (its updates and the events it sends)
+def _chip_energy_per_part(net: Network, counts: RunCounts, table: Dict[str, Constant],
+                          traffic: Optional[TrafficCounts]) -> Dict[str, float]:
+    """Chip energy by projection (its synaptic ops), population (its updates and the spikes it sends)
     and the input (its spikes entering the chip from the host-side source)."""
     parts = {p.name: p.synaptic_ops * table["synaptic_op"].value_pj for p in counts.chip_projections}
-    parts[net.input.name] = counts.input_spikes * table["spike"].value_pj
+    sent = {p.name: p.events * table["spike"].value_pj for p in counts.chip_populations}
+    sent[net.input.name] = counts.input_spikes * table["spike"].value_pj
+    if traffic is not None:
+        sent = {name: _traffic_pj(traffic, table, name) for name in sent}
+    parts[net.input.name] = sent[net.input.name]
     for p in counts.chip_populations:
         parts[p.name] = (p.active_updates * table["neuron_update_active"].value_pj
-                         + p.inactive_updates * table["neuron_update_inactive"].value_pj
-                         + p.events * table["spike"].value_pj)
+                         + p.inactive_updates * table["neuron_update_inactive"].value_pj + sent[p.name])
     return parts
+
+
+def _traffic_pj(traffic: TrafficCounts, table: Dict[str, Constant], source: str) -> float:
+    """The spike energy of one source's messages: each within a tile, plus its priced hops."""
+    pj = traffic.messages.get(source, 0) * table["spike"].value_pj
+    for counted, kind in ((traffic.hops_east_west, "spike_hop_east_west"),
+                          (traffic.hops_north_south, "spike_hop_north_south")):
+        if table[kind].value_pj is not None:
+            pj += counted.get(source, 0) * table[kind].value_pj
+    return pj
 
 
 def host_energy(net: Network, work: List[Dict[str, dict]], host_ops: Optional[Dict[str, int]] = None) -> dict:
@@ -205,10 +226,12 @@ def verdict(snn_with_host: float, fair_ann: float, chip_with_host: Optional[floa
 
 def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: List[Dict[str, dict]],
                   chip: str = "loihi1", table: Optional[Dict[str, Constant]] = None,
-                  table_name: Optional[str] = None) -> dict:
+                  table_name: Optional[str] = None, traffic: Optional[TrafficCounts] = None) -> dict:
     """Chip energy, the 45 nm SNN/ANN comparison and their ratios, every term with count and source.
 
     `table` (with a `table_name` for the report) replaces the chip's constants, e.g. measured ones.
+    `traffic` (the run's messages and hops on a placed mapping) prices each spike per message and
+    hop; without it (no mapping for the run) each event is priced once, within a tile.
     """
     label = table_name or chip
     table = table or ENERGY_TABLES[chip]
@@ -220,11 +243,20 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
         "synaptic_ops": _term(synops, table["synaptic_op"]),
         "neuron_updates_active": _term(active, table["neuron_update_active"]),
         "neuron_updates_inactive": _term(inactive, table["neuron_update_inactive"]),
-        "spikes": _term(events, table["spike"]),
     }
-    chip_total = None if any(t["energy_pj"] is None for t in chip_terms.values()) else \
-        sum(t["energy_pj"] for t in chip_terms.values())
-    per_part = _chip_energy_per_part(net, counts, table) if chip_total is not None else None
+    if traffic is None:
+        chip_terms["spikes"] = _term(events, table["spike"])
+    else:
+        chip_terms.update({
+            "spike_messages": _term(sum(traffic.messages.values()), table["spike"]),
+            "hops_east_west": _term(sum(traffic.hops_east_west.values()), table["spike_hop_east_west"]),
+            "hops_north_south": _term(sum(traffic.hops_north_south.values()), table["spike_hop_north_south"])})
+    unpriced_hops = [k for k in ("hops_east_west", "hops_north_south")
+                     if k in chip_terms and chip_terms[k]["energy_pj"] is None]
+    priced = {k: t for k, t in chip_terms.items() if k not in unpriced_hops}
+    chip_total = None if any(t["energy_pj"] is None for t in priced.values()) else \
+        sum(t["energy_pj"] for t in priced.values())
+    per_part = _chip_energy_per_part(net, counts, table, traffic) if chip_total is not None else None
 
     binary_ops = sum(p.synaptic_ops for p in counts.chip_projections if not p.graded)
     graded_ops = sum(p.synaptic_ops for p in counts.chip_projections if p.graded)
@@ -255,17 +287,22 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
     chip_with_host = None if chip_total is None else chip_total + host_per_run
     caveats = ["static/leakage power", "host-chip I/O transfers",
                "host operations without a 45 nm constant (counted, listed as unpriced)",
-               "routing: multi-hop spike energy and congestion", "ANN memory traffic",
+               "routing congestion, and chip-to-chip links (priced as tile hops)" if traffic is not None else
+               "routing: spikes priced once per event within a tile (no mapping of this run's graph)",
+               "ANN memory traffic",
                "sparsity of the ANN's hidden activations"]
     if chip == "loihi1" and table_name is None and graded_ops:
         caveats.append("graded payloads are a Loihi 2 feature: on Loihi 1 constants each graded synaptic op is "
                        "priced as a binary one (23.6 pJ) and each relay compartment as a neuron update")
+    if unpriced_hops and chip_total is not None:
+        caveats.append(f"{' and '.join(unpriced_hops)} counted, not priced: the energy table has no hop energies")
     host_kinds = {k for stage in host["stages"].values() for k in stage["terms"]}
-    used = {**{k: table[k] for k in CHIP_EVENTS}, "fp32_add": CMOS45["fp32_add"], "fp32_mac": CMOS45["fp32_mac"],
+    used = {**{k: table[k] for k in CHIP_EVENTS + (HOP_EVENTS if traffic is not None else ())}, "fp32_add": CMOS45["fp32_add"], "fp32_mac": CMOS45["fp32_mac"],
             **{k: CMOS45[k] for k in sorted(host_kinds)}}
     return {
         "chip": label,
         "chip_energy": {"terms": chip_terms, "total_pj": chip_total, "per_part_pj": per_part,
+                        "placement": traffic.placement if traffic is not None else None,
                         "where": "on chip: a lower bound (Davies 2018 Table 2 minimum per-op energies, pre-silicon)"
                         if table_name is None and chip == "loihi1" else "on chip"},
         "snn_45nm": {"terms": snn_terms, "total_pj": snn_total,

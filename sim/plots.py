@@ -91,11 +91,44 @@ def core_utilisation(mapping: dict) -> bytes:
     ax = fig.add_subplot(111)
     pops = mapping["populations"]
     _paired_bars(ax, [p["compartment_utilisation"] for p in pops], "compartments used",
-                 [p["synapse_memory_utilisation"] for p in pops], "synaptic memory used")
+                 [p["memory_utilisation"] for p in pops], "memory used")
     ax.set_xticks(np.arange(len(pops)), [f"{p['population']}\n{p['cores']:,} cores" for p in pops], fontsize=8)
     ax.set(ylabel="fraction of the cores' capacity", ylim=(0, 1.05),
            title=f"Core utilisation on {mapping['chip']['name']}: {mapping['cores']:,} cores, {mapping['chips']} chip(s)")
     ax.legend(fontsize=8)
+    return _png(plt, fig)
+
+
+FRONTIER_PANELS = (("chip_with_host_uj", "Loihi 1 chip (lower bound) + host"), ("snn_45nm_with_host_uj", "45 nm + host"))
+
+
+def frontier_axes(ax, rows: list, key: str, title: str) -> None:
+    """Accuracy against energy on one axis: each coding and input form of the SNN as a line over T, the
+    dense and fair ANN as points (rows as the frontier experiment writes them)."""
+    for coding in dict.fromkeys(r["coding"] for r in rows):
+        for current, marker in ((False, "o"), (True, "s")):
+            pts = [r for r in rows if r["input_as_current"] == current and r["coding"] == coding]
+            ax.plot([r[key] for r in pts], [100 * r["accuracy"] for r in pts], marker=marker,
+                    label=f"SNN, {coding}{', input as current' if current else ''}")
+            for r in pts:
+                ax.annotate(f"T={r['T']}", (r[key], 100 * r["accuracy"]), textcoords="offset points", xytext=(4, 4),
+                            fontsize=8)
+    a = rows[0]["ann"]
+    ax.scatter([a["dense_uj"]], [100 * a["accuracy"]], marker="^", color="black", label=f"dense {a['name'].upper()}")
+    ax.scatter([a["fair_uj"]], [100 * a["accuracy"]], marker="*", s=120, color="red", label=f"fair {a['name'].upper()}")
+    ax.set(xscale="log", xlabel="energy per inference (uJ)", ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+
+
+def frontier(section: dict) -> bytes:
+    """This run's point on the accuracy-energy frontier of its dataset and model."""
+    plt, fig = _figure(10.0, 4.0)
+    run = section["this_run"]
+    for i, (key, where) in enumerate(FRONTIER_PANELS):
+        ax = fig.add_subplot(1, 2, i + 1)
+        frontier_axes(ax, section["rows"], key, where)
+        ax.scatter([run[key]], [100 * run["accuracy"]], marker="D", s=60, color="green", zorder=5, label="this run")
+    ax.legend(fontsize=7, loc="lower right")
     return _png(plt, fig)
 
 
@@ -109,4 +142,6 @@ def all_plots(report: dict, spikes: Dict[str, np.ndarray]) -> Dict[str, bytes]:
         plots["energy_breakdown"] = energy_breakdown(report["energy"])
     if report.get("mapping"):
         plots["core_utilisation"] = core_utilisation(report["mapping"])
+    if report.get("frontier"):
+        plots["frontier"] = frontier(report["frontier"])
     return plots

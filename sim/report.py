@@ -232,30 +232,80 @@ def render_markdown(report: dict) -> str:
               f"- spike decisions (compares, no 45 nm constant): "
               f"{energy['snn_45nm']['unpriced']['spike_decisions_as_compares']:,}",
               f"- not modelled, and caveats: {'; '.join(energy['not_modelled'])}"]
+    if report.get("frontier"):
+        lines += frontier_lines(report["frontier"])
     mapping = report.get("mapping")
     if mapping:
-        chip = mapping["chip"]
-        lines += ["", f"## Chip mapping ({chip['name']})", "",
-                  f"Graph: {mapping.get('graph')}. "
-                  f"**{mapping['cores']:,} cores on {mapping['chips']} chip(s)** ({chip['cores_per_chip']} cores per "
-                  f"chip); synaptic memory of the expanded network: {mapping['synapse_memory_bits'] / 8 / 2**20:,.1f} MiB "
-                  f"at {chip['bits_per_synapse']} bits per synapse (weights only). Limits: {chip['source']}.",
-                  "", "| population | compartments | synapses in | cores | limited by | compartment use | "
-                  "synapse memory use |", "|---|---|---|---|---|---|---|"]
-        for p in mapping["populations"]:
-            lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
-                         f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | "
-                         f"{_pct(p['synapse_memory_utilisation'])} |")
-        shared = mapping.get("with_weight_sharing")
-        if shared:
-            lines += ["", f"- with weight sharing (an assumption for Loihi 2: a dense transform shared by all nodes "
-                          f"on a core stores W once per core, as convolutional connectivity does): "
-                          f"**{shared['cores']:,} cores on {shared['chips']} chip(s)**"]
-        lines += ["", "- core placement on the mesh (and hop-dependent spike energy) is not modelled"]
+        lines += mapping_lines(mapping)
     timing = report.get("timing_s", {})
     if timing:
         lines += ["", "## Time", ""] + [f"- {k}: {v:.2f} s" for k, v in timing.items()]
     return "\n".join(lines) + "\n"
+
+
+def _point_name(r) -> str:
+    return f"{r['coding']} T={r['T']}{' as current' if r['input_as_current'] else ''}"
+
+
+def beats_fair_ann(rows) -> str:
+    """Where, if anywhere, an SNN point of the frontier costs less than its fair ANN, and at what accuracy."""
+    lines = []
+    for key, name in (("snn_45nm_with_host_uj", "at 45 nm"), ("chip_with_host_uj", "on Loihi 1's minimum constants")):
+        cheaper = [r for r in rows if r[key] < r["ann"]["fair_uj"]]
+        if not cheaper:
+            lines.append(f"Cheaper than the fair ANN {name}: none of these points.")
+            continue
+        close = [r for r in cheaper if r["accuracy"] >= r["ann"]["accuracy"] - 0.01]
+        listed = ", ".join(f"{_point_name(r)} ({r[key]:,.2f} uJ, {100 * r['accuracy']:.1f}%)" for r in cheaper)
+        lines.append(f"Cheaper than the fair ANN {name}: {listed}; "
+                     + ("within 1 point of the ANN's accuracy: " + ", ".join(_point_name(r) for r in close)
+                        if close else "none of them within 1 point of the ANN's accuracy, so the SNN buys its "
+                                      "energy with accuracy") + ".")
+    return " ".join(lines)
+
+
+def frontier_lines(section: dict) -> list:
+    """'Accuracy against energy': this run beside the frontier of its dataset and model."""
+    run, a = section["this_run"], section["rows"][0]["ann"]
+    lines = ["", f"## Accuracy against energy ({section['model']} on {section['dataset']}, from {section['source']})", "",
+             "| point | test accuracy | chip + host (uJ) | 45 nm SNN + host (uJ) |", "|---|---|---|---|",
+             f"| **this run** | {_pct(run['accuracy'])} | {run['chip_with_host_uj']:,.1f} | "
+             f"{run['snn_45nm_with_host_uj']:,.2f} |"]
+    lines += [f"| {_point_name(r)} | {_pct(r['accuracy'])} | {r['chip_with_host_uj']:,.1f} | "
+              f"{r['snn_45nm_with_host_uj']:,.2f} |" for r in section["rows"]]
+    lines += [f"| dense {a['name'].upper()} (45 nm) | {_pct(a['accuracy'])} | | {a['dense_uj']:,.1f} |",
+              f"| fair {a['name'].upper()} (45 nm) | {_pct(a['accuracy'])} | | {a['fair_uj']:,.2f} |",
+              "", beats_fair_ann(section["rows"])]
+    return lines
+
+
+def mapping_lines(mapping: dict) -> list:
+    """The 'Chip mapping' section: cores and chips, the memory split, and (Loihi 2) weight sharing."""
+    chip = mapping["chip"]
+    state = (f"neuron state {mapping['state_memory_bits'] / 8 / 2**20:,.1f} MiB ({chip['state_bits_per_compartment']} "
+             f"bits per compartment) in the same memory" if chip["state_bits_per_compartment"]
+             else "neuron state in its own memory")
+    lines = ["", f"## Chip mapping ({chip['name']})", "",
+             f"Graph: {mapping.get('graph')}. **{mapping['cores']:,} cores on {mapping['chips']} chip(s)** "
+             f"({chip['cores_per_chip']} cores per chip). Memory: synapses {mapping['synapse_memory_bits'] / 8 / 2**20:,.1f}"
+             f" MiB at {chip['weight_bits']} + {chip['index_bits']} bits each (weight and target index, the index "
+             f"sized as nengo-loihi does; its per-axon headers and 64-bit rounding are not counted), {state}. "
+             f"Limits: {chip['source']}.", "",
+             "| population | compartments | synapses in | cores | limited by | compartment use | memory use | "
+             "output axons (where limited) |", "|---|---|---|---|---|---|---|---|"]
+    for p in mapping["populations"]:
+        lines.append(f"| {p['population']} | {p['compartments']:,} | {p['synapses']:,} | {p['cores']:,} | "
+                     f"{p['limited_by']} | {_pct(p['compartment_utilisation'])} | {_pct(p['memory_utilisation'])} | "
+                     f"{'-' if p['output_axons'] is None else format(p['output_axons'], ',')} |")
+    if "with_weight_sharing" in mapping:
+        shared, plain = mapping["with_weight_sharing"], mapping["without_weight_sharing"]
+        lines += ["", f"- weight sharing (an assumption for Loihi 2: a dense transform shared by all nodes on a core "
+                      f"stores W once per core, as convolutional connectivity does): **{plain['cores']:,} cores on "
+                      f"{plain['chips']} chip(s) without, {shared['cores']:,} cores on {shared['chips']} chip(s) "
+                      f"with it**"]
+    if mapping.get("placement"):
+        lines += ["", f"- placement, for per-message spike energy: {mapping['placement']}"]
+    return lines
 
 
 def where_it_runs(report: dict) -> list:

@@ -18,9 +18,9 @@ import numpy as np
 
 from neurograph.compile.artifact import AtomicFiles, ArtifactError, file_hash, load_network, read_npz, savez_to
 from neurograph.compile.ir import Network, host_work
-from neurograph.compile.mapping import CHIP_LIMITS, map_network
+from neurograph.compile.mapping import CHIP_LIMITS, Placement, map_network
 from neurograph.compile.samples import Sample, load_samples
-from neurograph.sim.counters import EventCounter, RunCounts, count_events, merge_counts
+from neurograph.sim.counters import EventCounter, MessageCounter, RunCounts, TrafficCounts, count_events, merge_counts
 from neurograph.sim.energy import ENERGY_TABLES, energy_report, load_energy_table
 from neurograph.sim.fidelity import fidelity_report
 from neurograph.sim.plots import all_plots
@@ -177,9 +177,10 @@ def simulate(network_path, samples_path, out_dir, engine: str = "lava", lowering
     return summary
 
 
-def load_run_spikes(path, net: Network, made_from: dict, run: int = 0) -> dict:
-    """One run's spike rasters, bool (steps, N, F), from spikes.npz -- refused unless it was written by
-    the same simulation (`made_from`) and its rasters fit the network."""
+def load_run_spikes(path, net: Network, made_from: dict, run: int = 0, unpack: bool = True) -> dict:
+    """One run's spike rasters, bool (steps, N, F) or as stored, bit-packed along F (`unpack` False), from
+    spikes.npz -- refused unless it was written by the same simulation (`made_from`) and its rasters fit
+    the network."""
     import zipfile
     prefix = f"run{run}.spikes."
     try:
@@ -195,16 +196,17 @@ def load_run_spikes(path, net: Network, made_from: dict, run: int = 0) -> dict:
         pop = next((p for p in net.populations if p.name == name), None)
         if pop is None or raster.dtype != np.uint8 or raster.ndim != 3 or raster.shape[2] != (pop.features + 7) // 8:
             raise ArtifactError(f"{path}: raster {name!r} does not fit the network; simulate again")
-        spikes[name] = np.unpackbits(raster, axis=-1, count=pop.features).astype(bool)
+        spikes[name] = np.unpackbits(raster, axis=-1, count=pop.features).astype(bool) if unpack else raster
     return spikes
 
 
 def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, network_path=None,
-           plots: bool = True) -> dict:
+           plots: bool = True, frontier=None) -> dict:
     """Price a simulated run's events and write report.json / .md / .html (with plots).
 
     The network is the one the simulation recorded (or `network_path`); refuses a network, or a
-    spike file, that the simulation was not made from."""
+    spike file, that the simulation was not made from. `frontier` (a frontier experiment's JSON, e.g.
+    docs/frontier.md.json) puts this run beside the accuracy-energy frontier of its dataset and model."""
     run_dir = Path(run_dir)
     sim_path = run_dir / "simulation.json"
     if not sim_path.is_file():
@@ -224,22 +226,69 @@ def report(run_dir, chip: str = "loihi1", energy_table: Optional[str] = None, ne
         raise ValueError(f"unknown chip {chip!r}; choose one of {sorted(ENERGY_TABLES)} or pass an energy table")
     table = load_energy_table(energy_table) if energy_table else None
     counts = _counts_from_dict(simulation["counts"])
-    mapping = None
+    mapping = traffic = None
     if chip in CHIP_LIMITS:
         samples_path = Path(made_from["samples"])
         if samples_path.is_file() and file_hash(samples_path) == made_from.get("samples_sha256"):
-            first = prepare(net, load_samples(samples_path)[:1])[0]
-            mapping = map_network(net, first.binding, chip).to_dict()
+            windows = prepare(net, load_samples(samples_path))
+            first = windows[0]
+            placed = map_network(net, first.binding, chip)
+            mapping = placed.to_dict()
             mapping["graph"] = first.sample.name
-            if chip == "loihi2":       # an assumption about Loihi 2, so shown beside the plain mapping
-                shared = map_network(net, first.binding, chip, share_weights=True)
-                mapping["with_weight_sharing"] = {"cores": shared.cores, "chips": shared.chips}
+            for shared in (True, False) if chip == "loihi2" else ():   # an assumption about Loihi 2: both shown
+                alternative = map_network(net, first.binding, chip, share_weights=shared)
+                mapping["with_weight_sharing" if shared else "without_weight_sharing"] = \
+                    {"cores": alternative.cores, "chips": alternative.chips}
+            traffic = count_traffic(net, windows, run_dir / "spikes.npz", made_from, placed)
+            mapping["placement"] = traffic.placement
     energy = energy_report(net, counts, simulation["graphs"], simulation["host_work"], chip, table,
-                           table_name=f"{Path(energy_table).name}" if table else None)
+                           table_name=f"{Path(energy_table).name}" if table else None, traffic=traffic)
     result = build_report(net, simulation, counts.to_dict(), energy, mapping)
+    if frontier is not None:
+        result["frontier"] = frontier_section(frontier, result)
     spikes = load_run_spikes(run_dir / "spikes.npz", net, made_from) if plots else None
     write_report(result, run_dir, plots=all_plots(result, spikes) if plots else None)
     return result
+
+
+def frontier_section(path, result: dict) -> Optional[dict]:
+    """The frontier rows of this run's dataset and model, and this run as a point beside them (None
+    when the frontier has no rows for them)."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{path} is not a frontier file ({type(exc).__name__}); write one with "
+                            f"`python -m neurograph.experiments.frontier`") from exc
+    dataset, model = (result["config"].get(part, {}).get("name") for part in ("data", "model"))
+    rows = [r for r in rows if r["dataset"] == dataset and r["model"] == model]
+    if not rows:
+        return None
+    with_host = result["energy"]["with_host"]
+    this_run = {"accuracy": result["accuracy"]["fixed_reference"],
+                "chip_with_host_uj": with_host["chip_pj"] / 1e6 if with_host["chip_pj"] is not None else None,
+                "snn_45nm_with_host_uj": with_host["snn_45nm_pj"] / 1e6}
+    if this_run["chip_with_host_uj"] is None:          # no chip energies for this chip: nothing to place
+        return None
+    return {"source": path.name, "dataset": dataset, "model": model, "rows": rows, "this_run": this_run}
+
+
+def count_traffic(net: Network, windows, spikes_path, made_from: dict, first_mapping) -> TrafficCounts:
+    """The spike messages and hops of every run in spikes.npz, replayed on the reference with the
+    recorded spikes; each sample's graph is mapped (the first sample's as `first_mapping`) and placed."""
+    chip = first_mapping.chip
+    mappings = {id(windows[0].binding): first_mapping}
+
+    def routes_for(binding):
+        mapping = mappings.get(id(binding)) or map_network(net, binding, limits=chip)
+        return Placement(mapping).routes(net, binding)
+
+    counter = MessageCounter(routes_for, Placement.DESCRIPTION.format(cores=chip.cores_per_chip,
+                                                                      columns=chip.mesh_columns))
+    for i, run in enumerate(sequences(windows, made_from.get("carry", False))):
+        run_reference(net, run, given=load_run_spikes(spikes_path, net, made_from, i, unpack=False), observers=[counter],
+                      record=False)
+    return counter.counts
 
 
 def _counts_from_dict(d: dict) -> RunCounts:

@@ -30,7 +30,9 @@ def check_run(out, chance, model="gcsnn"):
         terms["synaptic_ops"]["count"] * table["synaptic_op"].value_pj
         + terms["neuron_updates_active"]["count"] * table["neuron_update_active"].value_pj
         + terms["neuron_updates_inactive"]["count"] * table["neuron_update_inactive"].value_pj
-        + terms["spikes"]["count"] * table["spike"].value_pj)
+        + terms["spike_messages"]["count"] * table["spike"].value_pj
+        + terms["hops_east_west"]["count"] * table["spike_hop_east_west"].value_pj
+        + terms["hops_north_south"]["count"] * table["spike_hop_north_south"].value_pj)
     assert report["config"]["model"]["name"] == model            # the run's configuration travels along
     md = (out / "report.md").read_text()
     assert "spike agreement" in md and "Davies et al." in md and "Horowitz" in md

@@ -1,4 +1,5 @@
 """The HTML report is one offline file that a browser renders, plots included."""
+import json
 import shutil
 import subprocess
 
@@ -21,10 +22,19 @@ def run_dir(tmp_path_factory):
     sample = random_sample(2, nodes=30)
     folded = fold_scales(make_float_network(seed=2, sample=sample))
     save_network(folded, out / "network.float.npz")
-    save_network(quantize_network(folded), out / "network.npz")
+    fixed = quantize_network(folded)
+    fixed.metadata["config"] = {"data": {"name": "synthetic"}, "model": {"name": "gcsnn"}}
+    save_network(fixed, out / "network.npz")
     save_samples([sample], out / "samples.npz")
     simulate(out / "network.npz", out / "samples.npz", out, engine="reference", progress=False)
-    report(out)
+    ann = {"name": "gcn", "accuracy": 0.8, "dense_uj": 50.0, "fair_uj": 2.0}
+    point = {"dataset": "synthetic", "model": "gcsnn", "coding": "bernoulli", "T": 2, "accuracy": 0.7,
+             "chip_with_host_uj": 1.5, "snn_45nm_with_host_uj": 0.5, "host_uj": 0.1, "ann": ann}
+    rows = [point, {**point, "input_as_current": True, "chip_with_host_uj": 1.0},
+            {**point, "dataset": "cora", "chip_with_host_uj": 9.0}]          # another dataset: left out
+    rows[0]["input_as_current"] = rows[2]["input_as_current"] = False
+    (out / "frontier.json").write_text(json.dumps({"rows": rows}))
+    report(out, frontier=out / "frontier.json")
     return out
 
 
@@ -34,6 +44,15 @@ def test_html_is_self_contained(run_dir):
     for plot in ("raster_if1", "rates_if1", "rate_over_time", "energy_breakdown", "core_utilisation"):
         assert f'alt="{plot}" src="data:image/png;base64,' in page
     assert "Chip mapping" in page and "Quantization fidelity" in page and "Davies et al." in page
+    # the comparison places this run on the frontier of its dataset and model, and says where the SNN wins
+    assert 'alt="frontier" src="data:image/png;base64,' in page
+    md = (run_dir / "report.md").read_text()
+    section = md[md.index("## Accuracy against energy (gcsnn on synthetic, from frontier.json)"):]
+    assert "| **this run** |" in section and "| bernoulli T=2 as current | 70.00% | 1.0 | 0.50 |" in section
+    assert "9.0" not in section.split("\n\n")[1]                     # cora's row is not shown
+    assert "Cheaper than the fair ANN at 45 nm: bernoulli T=2 (0.50 uJ, 70.0%), bernoulli T=2 as current " \
+           "(0.50 uJ, 70.0%); none of them within 1 point" in section
+    assert "Cheaper than the fair ANN on Loihi 1's minimum constants: bernoulli T=2 (1.50 uJ" in section
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")

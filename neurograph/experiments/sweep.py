@@ -58,8 +58,9 @@ def main(argv=None) -> int:
     graph = load_graph(cfg.data)
     rows = []
     for seed in args.seeds:
-        row = {"seed": seed, **run_one(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed)),
-                                       graph, with_deploy=False)}
+        (_, trained), = run_one(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed)), graph,
+                                with_deploy=False)
+        row = {"seed": seed, **trained}
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {"model": cfg.model.name, "dataset": args.dataset, "settings": args.set, "seeds": args.seeds,
