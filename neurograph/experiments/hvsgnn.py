@@ -139,9 +139,11 @@ def table(rows: list, meta: dict) -> str:
                       f"only) {e0['fair_ann_45nm'] / 1e6:.3f} uJ (one pass of the same layers, MACs; "
                       f"sim/energy.py). Host share of the SNN's 45 nm total: "
                       f"{e0['host'] / 1e6:.3f} uJ per graph (encoding, binding, pooling, head).", "",
-                  "Loihi 2's graded synaptic op has no published energy; the chip column prices it as a binary "
-                  "op (Davies 2018, 23.6 pJ minimum). Sensitivity of the chip total per graph (with host) to "
-                  "that assumption:", "",
+                  "The chip column is a lower bound: Davies 2018's minimum per-op energies, each spike or payload "
+                  "priced once within a tile (1.7 pJ) -- the per-message and per-hop pricing on a placement "
+                  "(docs/energy-model.md) is not applied here. Loihi 2's graded synaptic op has no published "
+                  "energy; the chip column prices it as a binary op (23.6 pJ). Sensitivity of the chip total per "
+                  "graph (with host) to that assumption:", "",
                   "| model | " + " | ".join(f"graded op = {k:g}x binary" for k in GRADED_COST_FACTORS) + " |",
                   "|---|" + "---|" * len(GRADED_COST_FACTORS)]
         for row in deployed:
