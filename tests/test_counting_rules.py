@@ -9,7 +9,7 @@ import pytest
 
 from neurograph.compile.graphs import bind
 from neurograph.compile.ir import Input, IRError, Network, Population, Projection, Readout, validate
-from neurograph.compile.mapping import ChipLimits, map_network
+from neurograph.compile.mapping import ChipLimits, index_bits, map_network
 from neurograph.compile.samples import Sample
 from neurograph.sim.counters import count_events, merge_counts
 from neurograph.sim.energy import ann_macs, energy_report, load_energy_table
@@ -164,9 +164,16 @@ def test_a_user_energy_table_needs_positive_values_with_sources(tmp_path, entry,
 
 
 # ---- mapping with nodes split across cores --------------------------------------------------------
+def synapse_bits(compartments):
+    """An 8-bit weight and the target index nengo-loihi sizes for a core of `compartments`."""
+    return 8 + index_bits(compartments)
+
+
 def limits(compartments, axons=None, synapses=1 << 20, cores_per_chip=128):
-    return ChipLimits(name="test", compartments_per_core=compartments, synapse_bits_per_core=synapses * 8,
-                      input_axons_per_core=axons, cores_per_chip=cores_per_chip, bits_per_synapse=8, source="test")
+    """A test chip whose cores hold `synapses` whole synapses."""
+    return ChipLimits(name="test", compartments_per_core=compartments,
+                      memory_bits_per_core=synapses * synapse_bits(compartments), input_axons_per_core=axons,
+                      cores_per_chip=cores_per_chip, weight_bits=8, source="test")
 
 
 def mapped(chip, **kw):
@@ -204,14 +211,14 @@ def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
     # node 0 (0 synapses) and node 1 (3) fit 4; node 2 needs 6 > 4, so its features go one by one (2 each):
     # [node 0, node 1], [2.0, 2.1], [2.2]
     assert (p.synapses, p.stored_synapses) == (9, 9)
-    assert p.cores == 3 and p.limited_by == "synapse memory"
-    assert p.synapse_memory_utilisation == pytest.approx(9 / (3 * 4))
-    odd = dataclasses.replace(limits(9), synapse_bits_per_core=4 * 8 + 7)    # 39 bits hold 4 whole 8-bit synapses
+    assert p.cores == 3 and p.limited_by == "memory"
+    assert p.memory_utilisation == pytest.approx(9 / (3 * 4))
+    odd = dataclasses.replace(limits(9), memory_bits_per_core=4 * synapse_bits(9) + 7)   # still 4 whole synapses
     p = mapped(odd)["p"]
-    assert p.cores == 3 and p.synapse_memory_utilisation == pytest.approx(9 / (3 * 4))
+    assert p.cores == 3 and p.memory_utilisation == pytest.approx(9 * synapse_bits(9) / (3 * (4 * synapse_bits(9) + 7)))
     # one synapse per core: r's first compartment reads input features 0 and 1 (W's column 0 is [1, 3])
-    with pytest.raises(IRError, match=r"population 'r', node 0, feature 0: a fan-in of 2 synapses \(16 bits\) "
-                                      r"exceeds a core's 8 bits"):
+    with pytest.raises(IRError, match=rf"population '\w+', node 0, feature 0: a fan-in needing {2 * synapse_bits(9)} "
+                                      rf"bits exceeds a core's {synapse_bits(9)} bits"):
         mapped(limits(9, synapses=1))
     # two synapses fit exactly, its two presynaptic inputs do not fit one axon
     with pytest.raises(IRError, match="population 'r', node 0, feature 0: 2 presynaptic inputs exceed a core's 1 "
@@ -325,11 +332,13 @@ def test_chip_limits_are_the_published_ones():
     # synaptic memory per core, 8-bit weights; 128 cores per chip (WikiChip). Loihi 2: 8,192 neurons per core
     # (1,048,576 over 128 cores, Intel's brief as quoted), input axons not published
     loihi1, loihi2 = CHIP_LIMITS["loihi1"], CHIP_LIMITS["loihi2"]
-    assert (loihi1.compartments_per_core, loihi1.input_axons_per_core, loihi1.synapse_bits_per_core,
-            loihi1.bits_per_synapse, loihi1.cores_per_chip) == (1024, 4096, 1_048_576, 8, 128)
+    assert (loihi1.compartments_per_core, loihi1.input_axons_per_core, loihi1.output_axons_per_core,
+            loihi1.memory_bits_per_core, loihi1.weight_bits, loihi1.cores_per_chip) == (1024, 4096, 4096, 1_048_576, 8, 128)
     assert (loihi2.compartments_per_core, loihi2.input_axons_per_core, loihi2.cores_per_chip) == (8192, None, 128)
-    assert loihi2.synapse_bits_per_core == 192 * 1024 * 8          # the commonly quoted 192 KB, stated as used
-    assert loihi2.bits_per_synapse == 8
+    assert loihi2.memory_bits_per_core == 192 * 1024 * 8           # the commonly quoted 192 KB, stated as used
+    assert loihi2.weight_bits == 8 and loihi2.state_bits_per_compartment == 48
+    # nengo-loihi's index widths: a 1,024-compartment core needs 10 bits, Loihi 2's 8,192 13
+    assert (index_bits(1024), index_bits(8192)) == (10, 13)
     assert "nengo-loihi" in loihi1.source and "unverified" in loihi2.source
 
 
