@@ -221,7 +221,7 @@ def test_synapse_memory_limits_a_core_and_utilisation_counts_it():
                                       rf"bits exceeds a core's {synapse_bits(9)} bits"):
         mapped(limits(9, synapses=1))
     # two synapses fit exactly, its two presynaptic inputs do not fit one axon
-    with pytest.raises(IRError, match="population 'r', node 0, feature 0: 2 presynaptic inputs exceed a core's 1 "
+    with pytest.raises(IRError, match=r"population '\w+', node 0, feature 0: 2 presynaptic inputs exceed a core's 1 "
                                       "input axons"):
         mapped(limits(9, axons=1, synapses=2))
 
