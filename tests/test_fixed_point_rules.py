@@ -688,3 +688,76 @@ def test_the_target_threshold_limit_is_not_rounded_down():
     # 4064.5 / (255 * 255) is just above 2**-4 (65025 / 16 = 4064.0625), so E = -4; 4064 would give -5
     q = quantize_network(net).metadata["quantization"]["if1"]
     assert (q["weight_exp"], q["adjacency_exp"]) == (0, -4) and q["activation_scale"] == 65025 / 16
+
+
+# ---- graded sources, dense-fed populations and the readout's head (HVS-GNN, Dy-SIGN) ------------------
+def graded_chain(payload_bits=4):
+    """input -> W0 -> relay0 -> self -> v (VSN, payload_bits) -> W1 -> relay1 -> self -> readout (with a head)."""
+    pops = [Population("relay0", "relay", 2),
+            Population("v", "vsn", 2, threshold=0.5, payload_bits=payload_bits,
+                       calibration={"max_abs_input": 1.0, "max_abs_v": 1.0, "max_payload": 1.0}),
+            Population("relay1", "relay", 1),
+            Population("readout", "integrator", 1, calibration={"max_abs_input": 1.0, "max_abs_v": 4.0})]
+    projs = [Projection("w0", "dense", "input", "relay0", np.array([[0.5, -0.25], [1.0, 0.5]])),
+             Projection("a0", "graph", "relay0", "v", rule="self"),
+             Projection("w1", "dense", "v", "relay1", np.array([[0.75], [-0.5]])),
+             Projection("a1", "graph", "relay1", "readout", rule="self")]
+    return validate(Network("float", Input("input", 2, 1), pops, projs,
+                            Readout("readout", pool="mean", head_weight=np.array([[2.0]]), head_bias=np.array([0.5]))))
+
+
+def test_a_graded_source_sends_at_most_its_payload_top_into_the_relay_width():
+    fixed = quantize_network(graded_chain(payload_bits=4))       # the VSN sends at most 2**3 - 1 = 7
+    w1, relay1 = fixed.projection("w1"), fixed.population("relay1")
+    worst = int(shift(np.abs(w1.weight).sum(axis=0).max() * 7, w1.exponent)) + (1 if w1.exponent < 0 else 0)
+    assert relay1.payload_bits == max(2, worst.bit_length() + 1)
+    wider = quantize_network(graded_chain(payload_bits=8))       # 127: a wider source needs a wider relay
+    assert wider.population("relay1").payload_bits > relay1.payload_bits
+    q = fixed.metadata["quantization"]
+    assert q["v"]["vth"] is None and q["readout"]["vth"] is None          # vth is reported for spiking kinds only
+    # the head reads the integer membrane: its weight divided by K and by the integrator's << 6
+    assert fixed.readout.head_weight[0, 0] == pytest.approx(2.0 / (q["readout"]["activation_scale"] * 64))
+    assert fixed.readout.head_bias.tolist() == [0.5]
+
+
+def test_vsn_payload_limit_needs_a_calibrated_payload():
+    pop = Population("v", "vsn", 1, threshold=2, payload_bits=8, calibration={"max_payload": 0.0})
+    assert get_kind("vsn").scale_limits(pop) == [((1 << 23) - 1) / 2]           # only the 24-bit memory's
+    pop.calibration = {"max_payload": 0.5}
+    assert get_kind("vsn").scale_limits(pop) == [((1 << 23) - 1) / 2, 127 / 0.5]
+
+
+@pytest.mark.parametrize("weight, head_bias, message", [
+    (np.ones((2, 1)), np.zeros(1), r"head weight must be \(1, outputs\)"),      # rows != readout features
+    (np.ones((1, 2)), np.zeros(1), r"head weight must be \(1, outputs\)"),      # bias != columns
+    (np.ones(1), np.zeros(1), r"head weight must be \(1, outputs\)"),           # not a matrix
+    (np.ones((1, 1)), None, "needs both its weight and its bias")])
+def test_readout_head_shapes_are_validated(weight, head_bias, message):
+    net = graded_chain()
+    net.readout = Readout("readout", pool="mean", head_weight=weight, head_bias=head_bias)
+    with pytest.raises(IRError, match=message):
+        validate(net)
+
+
+def test_dense_fed_population_gets_one_scale_and_an_exponent_per_projection():
+    # p (LIF) fed by the input (mixed signs: top 127) and by itself (one sign: top 255), no graph projection
+    pop = Population("p", "lif", 2, threshold=1.0, calibration={"max_abs_input": 1.0, "max_abs_v": 1.0})
+    projs = [Projection("in", "dense", "input", "p", np.array([[0.5, -0.25], [1.0, 0.0]])),
+             Projection("back", "dense", "p", "p", np.array([[0.2, 0.0], [0.0, 0.1]])),
+             Projection("out", "dense", "p", "readout", np.eye(2))]
+    net = validate(Network("float", Input("input", 2, 1), [pop, Population(
+        "readout", "integrator", 2, calibration={"max_abs_input": 100.0, "max_abs_v": 100.0})], projs, Readout("readout")))
+    fixed = quantize_network(net)
+    k = fixed.metadata["quantization"]["p"]["activation_scale"]
+    assert k == 4096                                   # the target threshold (4096 / 1.0) is the tightest limit
+    for name, w, top in (("in", [[0.5, -0.25], [1.0, 0.0]], 127), ("back", [[0.2, 0.0], [0.0, 0.1]], 255)):
+        pr = fixed.projection(name)
+        e = math.ceil(math.log2(k * np.abs(w).max() / top))
+        assert pr.exponent == e and np.array_equal(pr.weight, np.round(np.array(w) * k / 2.0 ** e).astype(int))
+    # a graded source into a dense-fed population is refused: its payload has no single scale here
+    net.populations[0] = Population("p", "vsn", 2, threshold=1.0, payload_bits=8,
+                                    calibration={"max_abs_input": 1.0, "max_abs_v": 1.0, "max_payload": 1.0})
+    net.projections[1] = Projection("back", "dense", "input", "p", np.array([[0.2, 0.0], [0.0, 0.1]]))
+    net.projections[2] = Projection("out", "dense", "p", "readout", np.eye(2))
+    with pytest.raises(IRError, match="projection 'out': quantization assumes binary spikes into a dense projection"):
+        quantize_network(validate(net))
