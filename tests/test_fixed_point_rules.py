@@ -510,7 +510,8 @@ def test_the_feature_exponent_may_reach_the_lowest_a_mixed_sign_projection_takes
         assert np.abs(fixed.projection("w1").weight).max() == pytest.approx(full / 2 ** lost, abs=1)
     # E = -18: a third bit is more than MAX_MANTISSA_BITS_LOST allows
     net.population("if1").calibration = {"max_abs_input": 2 ** 17 / 0.375, "max_abs_v": 1.0}
-    with pytest.raises(IRError, match="population 'if1': needs a total weight exponent of -18"):
+    with pytest.raises(IRError, match=r"population 'if1': needs a total weight exponent of -18, beyond two "
+                                      r"projections' range \[-15, 14\]"):
         quantize_network(net)
 
 
@@ -761,3 +762,18 @@ def test_dense_fed_population_gets_one_scale_and_an_exponent_per_projection():
     net.projections[2] = Projection("out", "dense", "p", "readout", np.eye(2))
     with pytest.raises(IRError, match="projection 'out': quantization assumes binary spikes into a dense projection"):
         quantize_network(validate(net))
+
+
+def test_dense_fed_weights_of_one_sign_use_255_and_an_all_zero_projection_needs_no_exponent():
+    # "in": weights <= 0 with a zero among them are one sign (top 255, not 127); "zero": all zero -> exponent 0
+    pop = Population("p", "lif", 2, threshold=1.0, calibration={"max_abs_input": 1.0, "max_abs_v": 1.0})
+    projs = [Projection("in", "dense", "input", "p", np.array([[-0.5, 0.0], [-1.0, -0.25]])),
+             Projection("zero", "dense", "input", "p", np.zeros((2, 2))),
+             Projection("out", "dense", "p", "readout", np.eye(2))]
+    net = validate(Network("float", Input("input", 2, 1), [pop, Population(
+        "readout", "integrator", 2, calibration={"max_abs_input": 100.0, "max_abs_v": 100.0})], projs, Readout("readout")))
+    fixed = quantize_network(net)
+    e = math.ceil(math.log2(4096 * 1.0 / 255))                 # K = 4096: one sign uses 255
+    assert fixed.projection("in").exponent == e
+    assert fixed.projection("in").weight.min() == round(-1.0 * 4096 / 2 ** e)
+    assert fixed.projection("zero").exponent == 0 and not fixed.projection("zero").weight.any()
