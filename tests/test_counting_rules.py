@@ -358,3 +358,20 @@ def test_the_fair_ann_adds_binary_inputs_in_its_first_transform_only():
     terms = fair_ann_terms(net, graphs)
     # W (input -> r, 3 features): 3 nonzero x 3 adds; the aggregation 9 MACs and O (3 nodes x 3 x 1) 9 MACs
     assert terms["input_transform_as_adds"]["count"] == 3 * 3 and terms["macs"]["count"] == 9 + 9
+
+
+def test_index_bits_follow_nengo_loihis_widths_and_placement_is_8_columns():
+    # nengo-loihi's index widths (6..12 bits, the smallest that holds ceil(log2(compartments))), plain beyond
+    assert [index_bits(c) for c in (1, 2, 64, 65, 1024, 1025, 2048, 2049, 4096, 8192)] == \
+        [6, 6, 6, 7, 10, 11, 11, 12, 12, 13]
+    from neurograph.compile.mapping import CHIP_LIMITS
+    assert CHIP_LIMITS["loihi1"].mesh_columns == CHIP_LIMITS["loihi2"].mesh_columns == 8
+
+
+def test_loihi2_memory_holds_synapses_and_neuron_state_together():
+    from neurograph.compile.mapping import CHIP_LIMITS
+    loihi2 = CHIP_LIMITS["loihi2"]
+    for p in mapped(loihi2).values():
+        assert p.state_bits == p.compartments * 48
+        assert p.synapse_bits == p.stored_synapses * (8 + index_bits(8192))
+        assert p.memory_utilisation == pytest.approx((p.synapse_bits + p.state_bits) / (p.cores * 192 * 1024 * 8))
