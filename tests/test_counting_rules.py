@@ -375,3 +375,17 @@ def test_loihi2_memory_holds_synapses_and_neuron_state_together():
         assert p.state_bits == p.compartments * 48
         assert p.synapse_bits == p.stored_synapses * (8 + index_bits(8192))
         assert p.memory_utilisation == pytest.approx((p.synapse_bits + p.state_bits) / (p.cores * 192 * 1024 * 8))
+
+
+def test_the_relay_of_a_host_computed_input_current_takes_no_core():
+    from neurograph.compile.current import input_as_current
+    from neurograph.compile.mapping import on_chip_populations
+    assert [p.name for p in on_chip_populations(network())] == ["r", "p", "readout"]
+    assert [p.name for p in on_chip_populations(input_as_current(network()))] == ["p", "readout"]
+
+
+def test_with_weight_sharing_a_node_that_exactly_fills_a_core_stays_whole():
+    # r has 3 features: on 3-compartment cores a whole node fits exactly, so nodes are packed whole (node-major),
+    # not feature by feature across nodes (the order for nodes too big for a core)
+    r = mapped(limits(3), share_weights=True)["r"]
+    assert r.cores == 3 and all(len(set(row)) == 1 for row in r.core_of.tolist())

@@ -777,3 +777,19 @@ def test_dense_fed_weights_of_one_sign_use_255_and_an_all_zero_projection_needs_
     assert fixed.projection("in").exponent == e
     assert fixed.projection("in").weight.min() == round(-1.0 * 4096 / 2 ** e)
     assert fixed.projection("zero").exponent == 0 and not fixed.projection("zero").weight.any()
+
+
+@pytest.mark.parametrize("max_abs_input, exponents, payload_bits", [
+    (1.0, (0, 0), 9),            # K = 255 * 255: e_W = 0, the relay sends up to 255 exactly: 9 signed bits
+    (2 ** 17 / 3, (-8, -8), 2),  # K just below 1: e_W = -8 floors 255 to 0, +1 for the floor: 1, the 2-bit minimum
+])
+def test_relay_width_is_the_shifted_worst_case_plus_the_floor_margin(max_abs_input, exponents, payload_bits):
+    net = validate(Network("float", Input("input", 1, 1), [
+        Population("relay", "relay", 1),
+        Population("readout", "integrator", 1, calibration={"max_abs_input": max_abs_input, "max_abs_v": 1.0})],
+        [Projection("w", "dense", "input", "relay", np.array([[1.0]])),
+         Projection("a", "graph", "relay", "readout", rule="self")], Readout("readout")))
+    fixed = quantize_network(net)
+    assert (fixed.projection("w").exponent, fixed.projection("a").exponent) == exponents
+    assert fixed.projection("w").weight.tolist() == [[255]]
+    assert fixed.population("relay").payload_bits == payload_bits

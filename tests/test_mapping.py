@@ -166,6 +166,9 @@ def test_a_run_counts_messages_per_event_and_prices_them_per_hop(tmp_path):
     counts = count_events(net, windows, run_reference(net, windows).spikes)
     graphs = [{"num_nodes": 2, "edges": 3, "input_nonzero": 1, "input_binary": True, "graph_nnz": {"a": [3]}}]
     energy = energy_report(net, counts, graphs, [{}], traffic=traffic)
+    assert "routing congestion, and chip-to-chip links (priced as tile hops)" in energy["not_modelled"]
+    assert "routing: spikes priced once per event within a tile (no mapping of this run's graph)" in \
+        energy_report(net, counts, graphs, [{}])["not_modelled"]
     terms = energy["chip_energy"]["terms"]
     assert [terms[k]["count"] for k in ("spike_messages", "hops_east_west", "hops_north_south")] == [10, 9, 5]
     spike_pj = 10 * 1.7 + 9 * 3.0 + 5 * 4.0                  # within a tile per message, plus every hop
