@@ -793,3 +793,19 @@ def test_relay_width_is_the_shifted_worst_case_plus_the_floor_margin(max_abs_inp
     assert (fixed.projection("w").exponent, fixed.projection("a").exponent) == exponents
     assert fixed.projection("w").weight.tolist() == [[255]]
     assert fixed.population("relay").payload_bits == payload_bits
+
+
+@pytest.mark.parametrize("features", [7, 8, 14, 17])
+def test_recorder_packs_spikes_into_ceil_f_over_8_bytes(tmp_path, features):
+    # the spike recorder's model, stepped by hand: one byte per 8 features, bit for bit the spikes it received
+    from neurograph.compile.lava.processes.io import PyRecorderModel
+    path = str(tmp_path / "r.npy")
+    model = PyRecorderModel({"shape": (2, features), "steps": 1, "graded": False, "path": path,
+                             "error_path": path + ".err"})
+    model.time_step = 1
+    s = np.zeros((2, features), np.int32)
+    s[0, -1] = s[1, 0] = 1
+    model._record(s)
+    raster = np.load(path)
+    assert raster.shape == (1, 2, math.ceil(features / 8))
+    assert np.array_equal(np.unpackbits(raster[0], axis=-1, count=features), s.astype(np.uint8))
