@@ -192,7 +192,7 @@ HVSGNN_DEMO_EPOCHS = 30
 
 def demo_hvsgnn(args) -> None:
     """`demo --model hvsgnn`: its own settings (config.MODEL_SETTINGS['hvsgnn']); of the options it takes
-    --epochs (the A-GNN's; the HVS-GNN is fine-tuned a third as long), --graphs, --seed and --out."""
+    --epochs (the A-GNN's; the HVS-GNN is fine-tuned two thirds as long), --graphs, --seed and --out."""
     import dataclasses
     from neurograph.compile.artifact import atomic_write_text
     from neurograph.experiments.hvsgnn import demo
@@ -203,7 +203,7 @@ def demo_hvsgnn(args) -> None:
     out = _writable(args.out, is_file=False)
     atomic_write_text(out / "config.json", cfg.to_json())
     start = time.perf_counter()
-    result = demo(cfg, out, graphs=args.graphs, finetune_epochs=max(1, cfg.train.epochs // 3))
+    result = demo(cfg, out, graphs=args.graphs, finetune_epochs=max(1, 2 * cfg.train.epochs // 3))
     print()
     print((out / "results.md").read_text())
     a_gnn, hvs = result["rows"]

@@ -162,7 +162,7 @@ def table(rows: list, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def demo(cfg, out: Path, graphs: int = 2000, finetune_epochs: int = 10, log=print) -> dict:
+def demo(cfg, out: Path, graphs: int = 2000, finetune_epochs: int = 20, log=print) -> dict:
     """``neurograph demo --model hvsgnn``: the A-GNN and the HVS-GNN fine-tuned from it, the HVS-GNN
     compiled (network.float.npz, network.npz) and run on Lava on every test graph (samples.npz), the
     two-row results table (results.md / results.json) written to `out`."""
@@ -226,7 +226,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=30, help="A-GNN epochs from scratch")
-    p.add_argument("--finetune-epochs", type=int, default=10)
+    p.add_argument("--finetune-epochs", type=int, default=20)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--finetune-lr", type=float, default=1e-3)
     p.add_argument("--spiking-loss", type=float, default=0.5, help="beta_L of the spiking-loss row")
