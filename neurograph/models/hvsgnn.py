@@ -31,10 +31,10 @@ from torch import nn
 
 from neurograph.compile.inputs import GRADED_INPUT_MAX
 from neurograph.config import ModelConfig
+from neurograph.layers import GRAPH_CONV_DELAY     # dense transform, then aggregation: one delay each
 
 BOUNDARIES = ("vsn", "lif", "relu")
 SURROGATES = ("fast_sigmoid", "rectangular")
-HOPS_PER_LAYER = 2              # dense transform, then the graph aggregation: one synaptic delay each
 
 
 class ThresholdSpike(torch.autograd.Function):
@@ -173,10 +173,10 @@ class HVSGNN(nn.Module):
     @property
     def run_steps(self) -> int:
         """Window steps: T input steps plus the pipeline's flush (static A-GNN: one pass)."""
-        return self.cfg.num_steps + HOPS_PER_LAYER * len(self.convs) if self.spiking else 1
+        return self.cfg.num_steps + GRAPH_CONV_DELAY * len(self.convs) if self.spiking else 1
 
     def input_window(self, layer: int) -> slice:
-        start = HOPS_PER_LAYER * (layer + 1)
+        start = GRAPH_CONV_DELAY * (layer + 1)
         return slice(start, start + self.cfg.num_steps)
 
     def embeddings(self, x: torch.Tensor, edges: MeanEdges):
@@ -196,7 +196,7 @@ class HVSGNN(nn.Module):
         for layer, conv in enumerate(self.convs):
             z = conv(h, adjacency)
             if self.spiking:        # arrives two hops after its source sent it
-                z = torch.cat([z.new_zeros((HOPS_PER_LAYER,) + z.shape[1:]), z[:-HOPS_PER_LAYER]])
+                z = torch.cat([z.new_zeros((GRAPH_CONV_DELAY,) + z.shape[1:]), z[:-GRAPH_CONV_DELAY]])
             z = z + conv.bias
             if layer == len(self.convs) - 1:
                 v = z.sum(0) if self.spiking else z
