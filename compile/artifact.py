@@ -135,7 +135,7 @@ def save_network(net: Network, path, files: "AtomicFiles" = None) -> Path:
             arrays[f"readout.{key}"] = np.asarray(getattr(net.readout, key), dtype=np.float64)
     for i, p in enumerate(net.populations):
         entry = {k: getattr(p, k) for k in ("name", "kind", "features", "threshold", "leak", "bias_exp",
-                                            "payload_bits", "calibration")}
+                                            "payload_bits", "calibration", "clock")}
         for key in ("bias", "input_scale"):
             value = getattr(p, key)
             entry[key] = None if value is None else f"pop{i}.{key}"
@@ -202,7 +202,8 @@ def load_network(path) -> Network:
         pops = [Population(name=str(p["name"]), kind=str(p["kind"]), features=int(p["features"]),
                            threshold=p["threshold"], leak=p["leak"], bias=_array(arrays, p["bias"], where),
                            bias_exp=int(p["bias_exp"]), payload_bits=int(p["payload_bits"]),
-                           input_scale=_array(arrays, p["input_scale"], where), calibration=dict(p["calibration"]))
+                           input_scale=_array(arrays, p["input_scale"], where), calibration=dict(p["calibration"]),
+                           clock=p["clock"])
                 for p in header["populations"]]
         projs = [Projection(name=str(p["name"]), kind=str(p["kind"]), source=str(p["source"]),
                             target=str(p["target"]), weight=_array(arrays, p["weight"], where), rule=str(p["rule"]),

@@ -80,14 +80,21 @@ def export_hvsgnn(model, calibration, config) -> Network:
         source --dense W_n--> relay{l}n --graph mean--> target
         source --dense W_r--> relay{l}r --graph self--> target
 
-    with BatchNorm folded (W columns times its scale; the SAGE bias and its shift into the target's
-    bias). A boundary becomes its kind's population: ``vsn`` a VSN with the model's threshold,
-    leak and payload width; ``lif`` LIF; ``relu`` a VSN with threshold 0 and (almost) full leak,
-    which fires whenever z >= 0 and sends ReLU(z). The last layer feeds the readout integrator;
-    the host pools it per graph and applies the head (weights divided by the window steps, as
-    the model's V / steps). The input is graded: the float IR reads the same 8-bit integers as the
-    chip, so the first layer's weights are divided by GRADED_INPUT_MAX. `calibration` (x, edges)
-    is a batch of training graphs whose value ranges choose the fixed-point scales."""
+    with BatchNorm folded (W columns times its scale). A boundary becomes its kind's population:
+    ``vsn`` a VSN with the model's threshold, leak and payload width; ``lif`` LIF; ``relu`` a VSN
+    with threshold 0 and (almost) full leak, which fires whenever z >= 0 and sends ReLU(z). The
+    last layer feeds the readout integrator; the host pools it per graph and applies the head
+    (weights divided by T, as the model's V / T).
+
+    Biases travel with the sample, as in the model: the input has a clock channel (the value 1 on
+    its T steps, :class:`~neurograph.compile.ir.Input`), each layer's bias and BatchNorm shift are
+    the root weights of the source's clock, and each boundary population relays the clock in one
+    extra neuron, whose current (above the threshold) makes it fire on each step its layer's sample
+    passes. No population has a constant bias, so nothing drives a neuron between samples.
+
+    The input is graded: the float IR reads the same 8-bit integers as the chip, so the first
+    layer's weights are divided by GRADED_INPUT_MAX. `calibration` (x, edges) is a batch of
+    training graphs whose value ranges choose the fixed-point scales."""
     from neurograph.compile.inputs import GRADED_INPUT_MAX
     from neurograph.models.hvsgnn import population_name
     if not model.spiking:
@@ -97,6 +104,8 @@ def export_hvsgnn(model, calibration, config) -> Network:
     with torch.no_grad():
         model.embeddings(*calibration)          # records the value ranges quantization needs
     cfg = model.cfg
+    clock_current = max(1.0, 2.0 * cfg.threshold)      # a clock neuron's input: above any boundary's threshold
+    clock_sent = float(GRADED_INPUT_MAX)               # the source's clock value, as the float IR reads it
     populations, projections, source = [], [], "input"
     last = len(model.convs) - 1
     for layer, conv in enumerate(model.convs):
@@ -110,27 +119,38 @@ def export_hvsgnn(model, calibration, config) -> Network:
             neigh, root, bias = neigh * scale, root * scale, bias * scale + shift
         kind = model.boundaries[layer] if layer < last else "readout"
         target = population_name(kind, layer) if layer < last else "readout"
+        clock = layer < last                           # a boundary relays the clock to the next layer
+        # the source's clock is one more input row, a clock neuron one more output column; the clock is
+        # not aggregated over the neighbours, so the mean chain's clock row and column stay zero
+        neigh, root = (np.pad(w, ((0, 1), (0, int(clock)))) for w in (neigh, root))
+        root[-1, :cfg.hidden] = bias / clock_sent
+        if clock:
+            root[-1, -1] = clock_current / clock_sent
+        features = cfg.hidden + int(clock)
         for chain, weight, rule in (("n", neigh, "mean"), ("r", root, "self")):
             relay = f"relay{layer + 1}{chain}"
-            populations.append(Population(relay, "relay", cfg.hidden))
+            populations.append(Population(relay, "relay", features, clock=clock))
             projections.append(Projection(f"{'neigh' if chain == 'n' else 'root'}{layer + 1}", "dense", source,
                                           relay, weight))
             projections.append(Projection(f"{rule}{layer + 1}", "graph", relay, target, rule=rule))
-        calibration_ranges = dict(model.trace[target if layer < last else "readout"])
-        calibration_ranges.pop("activity", None)
+        ranges = {k: v for k, v in model.trace[target if layer < last else "readout"].items() if k.startswith("max_")}
         if layer == last:
-            populations.append(Population(target, "integrator", cfg.hidden, bias=bias, calibration=calibration_ranges))
-        elif kind == "lif":
-            populations.append(Population(target, "lif", cfg.hidden, threshold=cfg.threshold, leak=cfg.leak,
-                                          bias=bias, calibration=calibration_ranges))
+            populations.append(Population(target, "integrator", features, calibration=ranges))
+            break
+        ranges = {k: max(v, clock_current) if k != "max_payload" or kind != "lif" else v for k, v in ranges.items()}
+        if kind == "lif":
+            populations.append(Population(target, "lif", features, threshold=cfg.threshold, leak=cfg.leak,
+                                          calibration=ranges, clock=True))
+            clock_sent = 1.0                           # a binary spike
         else:     # vsn, or relu as a VSN that fires whenever z >= 0 and forgets (dv = 4095 of 4096)
             threshold, leak = (cfg.threshold, cfg.leak) if kind == "vsn" else (0.0, 4095 / 4096)
-            populations.append(Population(target, "vsn", cfg.hidden, threshold=threshold, leak=leak, bias=bias,
-                                          payload_bits=cfg.payload_bits, calibration=calibration_ranges))
+            populations.append(Population(target, "vsn", features, threshold=threshold, leak=leak,
+                                          payload_bits=cfg.payload_bits, calibration=ranges, clock=True))
+            clock_sent = clock_current                 # the payload ReLU(clock_current)
         source = target
-    head_weight = model.head.weight.detach().double().numpy().T / model.run_steps
+    head_weight = model.head.weight.detach().double().numpy().T / cfg.num_steps
     net = Network(domain="float",
-                  input=Input("input", model.convs[0].neigh.in_features, cfg.num_steps, "graded", 0),
+                  input=Input("input", model.convs[0].neigh.in_features + 1, cfg.num_steps, "graded", 0, clock=True),
                   populations=populations, projections=projections,
                   readout=Readout("readout", pool="mean", head_weight=head_weight,
                                   head_bias=model.head.bias.detach().double().numpy().copy()),

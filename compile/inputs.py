@@ -46,12 +46,16 @@ class InputSpec:
     packed: Optional[np.ndarray] = None    # or a given raster, bit-packed (T, N, ceil(F / 8))
 
     @classmethod
-    def from_features(cls, features: np.ndarray, num_steps: int, coding: str, seed: int) -> "InputSpec":
+    def from_features(cls, features: np.ndarray, num_steps: int, coding: str, seed: int,
+                      clock: bool = False) -> "InputSpec":
+        """`clock`: append the input's clock channel, 1 for every node (see :class:`~neurograph.compile.ir.Input`)."""
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2:
             raise ValueError(f"features must be a 2-D (nodes, features) array, got shape {x.shape}")
         if not np.all(np.isfinite(x)) or (x.size and (x.min() < 0.0 or x.max() > 1.0)):
             raise ValueError("spike coding needs finite features in [0, 1] (firing probabilities); rescale them first")
+        if clock:
+            x = np.hstack([x, np.ones((x.shape[0], 1))])
         if coding not in CODINGS:
             raise ValueError(f"unknown spike coding {coding!r}; choose one of {CODINGS}")
         if num_steps < 1:

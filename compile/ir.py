@@ -21,7 +21,11 @@ steps are numbered 1.. as in Lava). Every sample is a *window* of
 ``window_steps`` = T input steps + the pipeline's flush; windows of a sequence run
 back to back with state reset or carried (the caller chooses):
 
-* input: the sample's spike raster at window step k <= T, silence after.
+* input: the sample's spike raster at window step k <= T, silence after; with a *clock*
+  (graded input) one more channel sends the value 1 on those steps, so that projections
+  from it carry biases with the sample, and a population flagged ``clock`` relays it in its
+  last feature to the next layer (a pipelined chip then has no bias driving its neurons
+  between samples).
 * projection with delay d from P adds, at step t, the transform of P's output at t-d:
     - ``dense``: one weight matrix shared by all nodes, out[n, o] = sum_i x[n, i] W[i, o]
     - ``graph``: aggregation over the sample's edges, out[v, k] = sum_u A[v, u] x[u, k],
@@ -53,7 +57,8 @@ from neurograph.compile.inputs import CODINGS, input_bound
 from neurograph.compile.kinds import get_kind, kind_names
 
 IR_FORMAT = "neurograph.network"
-IR_VERSION = 4                    # 2: host stages; 3: attention heads; 4: the network apart from graph and input
+IR_VERSION = 5                    # 2: host stages; 3: attention heads; 4: the network apart from graph and input;
+                                 # 5: clock channels
 
 PROJECTION_KINDS = ("dense", "graph")
 DOMAINS = ("float", "fixed")
@@ -79,10 +84,18 @@ class Input:
     A sample brings its features (encoded here with `coding` and `seed`, a host stage)
     or a ready spike raster."""
     name: str
-    features: int
+    features: int                # with the clock, if any
     num_steps: int
     coding: str = "bernoulli"
     seed: int = 0
+    # graded coding only: the last channel is a clock the source adds, the value 1 on every input
+    # step; projections read it to carry biases with the sample (HVS-GNN), not as a constant bias
+    clock: bool = False
+
+    @property
+    def sample_features(self) -> int:
+        """Features a sample brings (the clock is the source's own)."""
+        return self.features - int(self.clock)
 
 
 @dataclass
@@ -100,6 +113,9 @@ class Population:
     input_scale: Optional[np.ndarray] = None
     # float domain: ranges seen on calibration data, used to choose fixed-point scales
     calibration: Dict[str, float] = field(default_factory=dict)
+    # the last feature relays the input's clock to the next layer (a gate for its biases), not a model
+    # feature: it runs and is counted like the others, but the equivalent ANN has no such feature
+    clock: bool = False
 
     @property
     def neuron(self):
@@ -189,6 +205,11 @@ class Network:
         """Features per node of the input or a population."""
         return self.input.features if name == self.input.name else self.population(name).features
 
+    def model_features(self, name: str) -> int:
+        """Features per node the trained model has there: :meth:`features` less a clock channel."""
+        part = self.input if name == self.input.name else self.population(name)
+        return part.features - int(part.clock)
+
     def order(self, name: str) -> int:
         """Position in the listing: the input is 0, populations 1.. in the order given."""
         if name == self.input.name:
@@ -275,6 +296,9 @@ def validate(net: Network) -> Network:
         raise IRError(f"input {inp.name!r}: unknown coding {inp.coding!r}; choose one of {CODINGS}")
     if inp.features < 1 or inp.num_steps < 1:
         raise IRError(f"input {inp.name!r}: needs >= 1 feature and >= 1 step, got {inp.features} and {inp.num_steps}")
+    if not isinstance(inp.clock, bool) or (inp.clock and (inp.coding != "graded" or inp.features < 2)):
+        raise IRError(f"input {inp.name!r}: a clock channel needs graded coding and >= 1 sample feature besides it, "
+                      f"got clock={inp.clock!r}, coding {inp.coding!r}, {inp.features} features")
     names = [inp.name] + [p.name for p in net.populations]
     if len(set(names)) != len(names):
         raise IRError(f"population names must be unique, got {names}")
@@ -293,6 +317,9 @@ def validate(net: Network) -> Network:
             raise IRError(f"{where}: unknown kind; registered kinds are {kind_names()}")
         if pop.features < 1:
             raise IRError(f"{where}: needs >= 1 feature, got {pop.features}")
+        if not isinstance(pop.clock, bool) or (pop.clock and (pop.features < 2 or not net.input.clock)):
+            raise IRError(f"{where}: a clock channel needs >= 2 features and an input with a clock, got "
+                          f"clock={pop.clock!r} with {pop.features} features and input clock={net.input.clock}")
         if net.domain == "fixed" and pop.input_scale is not None:
             raise IRError(f"{where}: input scales must be folded before quantization (run fold_scales)")
         if pop.input_scale is not None and np.shape(pop.input_scale) != (pop.features,):

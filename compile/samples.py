@@ -59,7 +59,8 @@ class Sample:
     def input_spec(self, net: Network) -> InputSpec:
         if self.spikes is not None:
             return InputSpec.from_raster(self.spikes)
-        return InputSpec.from_features(self.features, net.input.num_steps, net.input.coding, net.input.seed)
+        return InputSpec.from_features(self.features, net.input.num_steps, net.input.coding, net.input.seed,
+                                       net.input.clock)
 
 
 def check_sample(sample: Sample, net: Optional[Network] = None) -> Sample:
@@ -115,8 +116,11 @@ def check_sample(sample: Sample, net: Optional[Network] = None) -> Sample:
         if values.ndim != 2 or values.shape[0] != edges.shape[1] or not np.all(np.isfinite(values)):
             raise SampleError(f"{where}: coefficients of {name!r} must be finite (E, heads) for its {edges.shape[1]} edges")
     if net is not None:
-        if width != net.input.features:
-            raise SampleError(f"{where}: has {width} input features, the network expects {net.input.features}")
+        if width != net.input.sample_features:
+            raise SampleError(f"{where}: has {width} input features, the network expects {net.input.sample_features}")
+        if sample.spikes is not None and net.input.clock:
+            raise SampleError(f"{where}: brings a spike raster, but this network's input is graded with a clock; "
+                              f"give the sample's features instead")
         if sample.spikes is not None and sample.spikes.shape[0] != net.input.num_steps:
             raise SampleError(f"{where}: spike raster has {sample.spikes.shape[0]} steps, the network's input "
                               f"window is {net.input.num_steps}")

@@ -4,8 +4,8 @@ Target: the standardized log effective modulus (K_eff x width / height, see
 :attr:`neurograph.data.mechanics.MechanicsGraph.modulus`), mean and spread taken on the training
 graphs. Graphs are split 70 / 15 / 15 (train / validation / test) in a seeded order; training
 batches whole graphs with PyG's DataLoader; the model kept is the one with the best validation
-MSE. Metrics: MSE (standardized units), R^2 and spiking activity (mean firing of the spiking
-boundaries over every step of the window).
+MSE. Metrics: MSE (standardized units), R^2 and spiking activity (spikes per neuron of the spiking
+boundaries per input step).
 """
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def ann_macs(net: Network, graphs: List[dict], sparse_input: bool = False) -> Di
     for g in graphs:
         n = g["num_nodes"]
         for pr in net.projections:
-            f_src, f_tgt = net.features(pr.source), net.population(pr.target).features
+            f_src, f_tgt = net.model_features(pr.source), net.model_features(pr.target)
             if pr.kind == "graph":
                 nnz = g["graph_nnz"][pr.name]
                 add = {pr.name: sum(k * (s.stop - s.start) for k, s in zip(nnz, head_slices(f_src, len(nnz))))}
@@ -135,13 +135,19 @@ def ann_macs(net: Network, graphs: List[dict], sparse_input: bool = False) -> Di
     return macs
 
 
-def fair_ann_terms(net: Network, graphs: List[dict]) -> Dict[str, dict]:
+def fair_ann_terms(net: Network, graphs: List[dict], hidden_density: Optional[Dict[str, float]] = None
+                   ) -> Dict[str, dict]:
     """The cheapest fair ANN: the same layers and edges, only nonzero input features cost work, and
     where a graph's input features are binary its first feature transform is adds (x * w with x = 1
-    is w), not multiply-accumulates. Hidden activations stay dense (their sparsity is unmeasured)."""
+    is w), not multiply-accumulates. Hidden activations are dense unless their sparsity was measured:
+    `hidden_density` maps a population to the fraction of the ANN's activations at its place that are
+    nonzero (e.g. a trained ANN's ReLU outputs), and the feature transforms reading it skip the zeros."""
     sparse = ann_macs(net, graphs, sparse_input=True)
+    for pr in net.projections:
+        if pr.kind == "dense" and pr.source in (hidden_density or {}):
+            sparse[pr.name] = round(sparse[pr.name] * hidden_density[pr.source])
     first = [pr.name for pr in net.projections if pr.kind == "dense" and pr.source == net.input.name]
-    binary_adds = sum(int(g["input_nonzero"]) * net.population(pr.target).features
+    binary_adds = sum(int(g["input_nonzero"]) * net.model_features(pr.target)
                       for g in graphs if g.get("input_binary") for pr in net.projections if pr.name in first)
     macs = sum(sparse.values()) - binary_adds
     return {"input_transform_as_adds": _term(binary_adds, CMOS45["fp32_add"]),
@@ -226,8 +232,12 @@ def verdict(snn_with_host: float, fair_ann: float, chip_with_host: Optional[floa
 
 def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: List[Dict[str, dict]],
                   chip: str = "loihi1", table: Optional[Dict[str, Constant]] = None,
-                  table_name: Optional[str] = None, traffic: Optional[TrafficCounts] = None) -> dict:
+                  table_name: Optional[str] = None, traffic: Optional[TrafficCounts] = None,
+                  hidden_density: Optional[Dict[str, float]] = None) -> dict:
     """Chip energy, the 45 nm SNN/ANN comparison and their ratios, every term with count and source.
+
+    `hidden_density`: the measured density of the ANN's hidden activations, for the fair ANN
+    (:func:`fair_ann_terms`); without it they are counted dense, and the report says so.
 
     `table` (with a `table_name` for the report) replaces the chip's constants, e.g. measured ones.
     `traffic` (the run's messages and hops on a placed mapping) prices each spike per message and
@@ -260,7 +270,8 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
 
     binary_ops = sum(p.synaptic_ops for p in counts.chip_projections if not p.graded)
     graded_ops = sum(p.synaptic_ops for p in counts.chip_projections if p.graded)
-    neurons = [p for p in counts.chip_populations if not get_kind(p.kind).graded]
+    # compartments that integrate (a relay only forwards its sum, which the synaptic ops already count)
+    neurons = [p for p in counts.chip_populations if not get_kind(p.kind).forwards_input]
     snn_terms = {
         # a binary spike over a synapse adds the weight: an accumulate
         "binary_synaptic_ops_as_accumulates": _term(binary_ops, CMOS45["fp32_add"]),
@@ -279,7 +290,7 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
     ann_total = ann_term["energy_pj"]
     sparse_macs = ann_macs(net, graphs, sparse_input=True)
     sparse_term = _term(sum(sparse_macs.values()), CMOS45["fp32_mac"])
-    fair_terms = fair_ann_terms(net, graphs)
+    fair_terms = fair_ann_terms(net, graphs, hidden_density)
     fair_total = sum(t["energy_pj"] for t in fair_terms.values())
     host = host_energy(net, work, counts.host_ops)
     host_per_run = host["per_inference_pj"] + host["per_graph_pj"]      # what each of these samples cost the host
@@ -289,8 +300,7 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
                "host operations without a 45 nm constant (counted, listed as unpriced)",
                "routing congestion, and chip-to-chip links (priced as tile hops)" if traffic is not None else
                "routing: spikes priced once per event within a tile (no mapping of this run's graph)",
-               "ANN memory traffic",
-               "sparsity of the ANN's hidden activations"]
+               "ANN memory traffic"] + ([] if hidden_density else ["sparsity of the ANN's hidden activations"])
     if chip == "loihi1" and table_name is None and graded_ops:
         caveats.append("graded payloads are a Loihi 2 feature: on Loihi 1 constants each graded synaptic op is "
                        "priced as a binary one (23.6 pJ) and each relay compartment as a neuron update")
@@ -323,7 +333,10 @@ def energy_report(net: Network, counts: RunCounts, graphs: List[dict], work: Lis
                                   "what": "same ANN, only nonzero input features cost MACs",
                                   "where": "ANN on a 45 nm processor (comparison)"},
         "fair_ann_45nm": {"terms": fair_terms, "total_pj": fair_total,
-                          "what": "the cheapest fair ANN: nonzero inputs only, binary inputs as adds, same edges",
+                          "what": "the cheapest fair ANN: nonzero inputs only, binary inputs as adds, same edges"
+                                  + (", hidden activations at their measured density "
+                                     f"({', '.join(f'{k} {v:.3f}' for k, v in hidden_density.items())})"
+                                     if hidden_density else ""),
                           "where": "ANN on a 45 nm processor (comparison)"},
         "host": host,
         "ratios": {

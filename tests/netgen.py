@@ -117,10 +117,10 @@ def tighten_payloads(net: Network, sample: Sample) -> None:
 
 
 def bind_heads(net, sample, pr):
-    from neurograph.compile.graphs import RULES, _given_coefficients, _mantissas
+    from neurograph.compile.graphs import RULES, _given_coefficients, fixed_coefficients
     rule = RULES[pr.rule]
     heads = _given_coefficients(pr, sample) if rule.host_computed else [rule.coefficients(sample.edge_index, sample.num_nodes)] * pr.heads
-    return [_mantissas(a, pr.coefficient_scale) for a in heads]
+    return fixed_coefficients(pr, heads)
 
 
 def accepted_network(rng, nodes: int, windows: int = 1, attempts: int = 200):

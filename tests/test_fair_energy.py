@@ -44,6 +44,15 @@ def test_fair_ann_by_hand(features, binary):
     assert sum(t["energy_pj"] for t in terms.values()) == pytest.approx(expected)
 
 
+def test_fair_ann_skips_hidden_zeros_at_their_measured_density():
+    # a ReLU ANN whose hidden layer is 25% nonzero pays the second transform's MACs for those only:
+    # 3 nodes x 2 x 2 = 12 dense -> 3; the input transform and the aggregations are unchanged
+    net = _net()
+    stats = graph_stats(net, prepare(net, [Sample("path", 3, EDGES, features=np.full((3, 3), 0.5))])[0])
+    dense, sparse = fair_ann_terms(net, [stats]), fair_ann_terms(net, [stats], {"if1": 0.25})
+    assert dense["macs"]["count"] - sparse["macs"]["count"] == 12 - 3
+
+
 def test_snn_45nm_counts_neuron_updates_and_host_work():
     net = _net()
     windows = prepare(net, [Sample("path", 3, EDGES, features=np.ones((3, 3)))])

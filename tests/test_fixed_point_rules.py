@@ -462,19 +462,19 @@ def test_the_listing_order_numbers_the_input_0_and_the_populations_from_1():
     assert not net.is_feedback(net.projection("o")) and net.window_steps == 2 + 2
 
 
-def test_a_version_3_network_file_is_refused(tmp_path):
+def test_a_version_4_network_file_is_refused(tmp_path):
     import json
     from neurograph.compile.artifact import ArtifactError, load_network, save_network
     path = save_network(validate(one_population("if", threshold=10)), tmp_path / "net.npz")
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
     header = json.loads(arrays["header"].tobytes())
-    assert header["version"] == 4
-    header["version"] = 3                        # before the network was kept apart from graph and input
+    assert header["version"] == 5
+    header["version"] = 4                        # before clock channels (a v4 reader would drop the flags)
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     with open(path, "wb") as f:
         np.savez(f, **arrays)
-    with pytest.raises(ArtifactError, match="version 3"):
+    with pytest.raises(ArtifactError, match="version 4"):
         load_network(path)
 
 
@@ -809,3 +809,24 @@ def test_recorder_packs_spikes_into_ceil_f_over_8_bytes(tmp_path, features):
     raster = np.load(path)
     assert raster.shape == (1, 2, math.ceil(features / 8))
     assert np.array_equal(np.unpackbits(raster[0], axis=-1, count=features), s.astype(np.uint8))
+
+
+# ---- graphs.py: the mean rule's integer coefficients ------------------------------------------------
+def test_mean_coefficients_keep_each_nodes_sum_by_largest_remainder():
+    # node 0 has in-degree 6 (255 / 6 = 42.5: three edges get 43, the lowest sources first), node 1 in-degree 7
+    # (36.43: three get 37), node 2 in-degree 4 (63.75: all four remainders tie at .75 -> 64, 64, 64, 63),
+    # node 3 one in-edge (255), node 4 none. Nearest rounding would store 42 x 6 = 252 and 36 x 7 = 252.
+    edges = [(s, 0) for s in range(1, 7)] + [(s, 1) for s in (0, 2, 3, 4, 5, 6, 7)] + \
+        [(s, 2) for s in (4, 5, 6, 7)] + [(0, 3)]
+    sample = Sample("g", 8, np.array(edges, dtype=np.int64).T)
+    net = Network(domain="fixed", input=Input("x", 1, 1, "graded"),
+                  populations=[Population("r", "relay", 1, payload_bits=9), Population("out", "integrator", 1)],
+                  projections=[Projection("w", "dense", "x", "r", np.array([[1]]), exponent=0),
+                               Projection("a", "graph", "r", "out", rule="mean", coefficient_scale=255)],
+                  readout=Readout("out"))
+    a = bind(validate(net), sample).matrices["a"][0].toarray()
+    assert a[0, 1:7].tolist() == [43, 43, 43, 42, 42, 42]
+    assert a[1, [0, 2, 3, 4, 5, 6, 7]].tolist() == [37, 37, 37, 36, 36, 36, 36]
+    assert a[2, 4:8].tolist() == [64, 64, 64, 63]
+    assert a[3, 0] == 255 and not a[4].any()
+    assert a.sum(axis=1).tolist() == [255, 255, 255, 255, 0, 0, 0, 0]

@@ -27,6 +27,7 @@ def _graph(n, seed):
 
 
 def _model(boundaries="vsn", seed=0, **model):
+    model.setdefault("num_steps", 3)          # the memories carry over steps (the shipped setting is T = 1)
     cfg = RunConfig().with_model("hvsgnn")
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, boundaries=boundaries, hidden=8, **model))
     torch.manual_seed(seed)
@@ -59,11 +60,12 @@ def _exported(model, cfg, samples):
     return export_hvsgnn(model, (x, mean_edges(calib.edge_index, calib.num_nodes)), cfg)
 
 
-@pytest.mark.parametrize("boundaries", ["vsn", "lif", "vsn,relu"])
-def test_float_ir_computes_what_the_trained_model_computes(boundaries):
-    # export folds BatchNorm, splits each SAGE layer into two chains, delays every layer by two steps and moves
-    # the head to the host: the float IR on the reference executor must give the model's predictions
-    cfg, model = _model(boundaries)
+@pytest.mark.parametrize("boundaries,steps", [("vsn", 3), ("lif", 3), ("vsn,relu", 3), ("vsn", 1)])
+def test_float_ir_computes_what_the_trained_model_computes(boundaries, steps):
+    # export folds BatchNorm, splits each SAGE layer into two chains, delays every layer by two steps, gates the
+    # biases with the clock and moves the head to the host: the float IR on the reference executor must give
+    # the model's predictions
+    cfg, model = _model(boundaries, num_steps=steps)
     samples = _samples()
     net = _exported(model, cfg, samples)
     for seq in sequences(prepare(net, samples), False):
@@ -228,3 +230,75 @@ def test_graded_input_stream_is_the_8_bit_feature_at_every_input_step():
     for s in steps:
         assert s.tolist() == [[0, 128, 255], [51, 0, 1]]
     assert GRADED_INPUT_MAX == 255
+
+
+@pytest.mark.parametrize("boundaries", ["vsn", "lif"])
+def test_biases_travel_with_the_sample_so_nothing_fires_between_samples(boundaries):
+    # BatchNorm shifts far above the threshold: with a constant bias every boundary neuron would fire on
+    # every flush step. Gated by the clock, the deployed network sends only on the T steps at which each
+    # layer's sample arrives, and the clock neuron (the last feature) fires on exactly those steps.
+    cfg, model = _model(boundaries, num_steps=2)
+    with torch.no_grad():
+        for norm in model.norms:
+            norm.bias.fill_(3.0)
+    samples = _samples(1)
+    fixed = quantize_network(_exported(model, cfg, samples))
+    assert fixed.input.clock and fixed.input.sample_features == 5 and fixed.input.features == 6
+    run = run_reference(fixed, sequences(prepare(fixed, samples), False)[0])
+    for layer in range(2):
+        name = f"{boundaries}{layer + 1}"
+        fired = run.raster(name) if boundaries == "lif" else run.payloads[name] != 0      # what goes on the wire
+        assert fixed.population(name).clock and fired.shape[2] == cfg.model.hidden + 1
+        window = np.zeros(fired.shape[0], bool)
+        window[model.input_window(layer)] = True
+        assert fired[window].any(axis=2).all()                    # the shifts make every neuron busy...
+        assert not fired[~window].any()                           # ...only while its sample passes
+        assert fired[window, :, -1].all() and not fired[~window, :, -1].any()
+
+
+def test_the_equivalent_ann_has_no_clock_features(tmp_path):
+    # the clock is the SNN's way of gating its biases; the ANN it is compared with keeps plain biases,
+    # so its MACs count the model's 5 -> 8 -> 8 -> 8 features, not the clock channels (kept by the artifact)
+    from neurograph.compile.artifact import load_network, save_network
+    from neurograph.sim.energy import ann_macs
+    cfg, model = _model("vsn")
+    net = load_network(save_network(_exported(model, cfg, _samples(1)), tmp_path / "net.npz"))
+    macs = ann_macs(net, [{"num_nodes": 10, "input_nonzero": 50,
+                           "graph_nnz": {pr.name: [0] for pr in net.graph_projections}}])
+    assert macs["neigh1"] == macs["root1"] == 10 * 5 * 8
+    assert macs["neigh2"] == macs["root3"] == 10 * 8 * 8
+    assert [net.model_features(p) for p in ("input", "relay1n", "vsn1", "relay3r", "readout")] == [5, 8, 8, 8, 8]
+
+
+def test_a_clock_needs_graded_features():
+    cfg, model = _model("vsn")
+    samples = _samples(1)
+    net = _exported(model, cfg, samples)
+    raster = dataclasses.replace(samples[0], features=None, spikes=np.zeros((cfg.model.num_steps, 7, 5), bool))
+    with pytest.raises(Exception, match="graded with a clock; give the sample's features"):
+        check_sample(raster, net)
+    net.input = dataclasses.replace(net.input, coding="bernoulli")
+    with pytest.raises(IRError, match="clock channel needs graded coding"):
+        validate(net)
+    spec = InputSpec.from_features(samples[0].features, 2, "graded", 0, clock=True)
+    payload = next(spec.stream())
+    assert payload.shape == (7, 6) and (payload[:, -1] == GRADED_INPUT_MAX).all()
+
+
+def test_vsn_memories_are_priced_as_adds_at_45nm():
+    # a VSN adds its input to its memory as LIF does (relays only forward the sum their synaptic ops count)
+    from neurograph.compile.ir import host_work
+    from neurograph.sim.counters import EventCounter
+    from neurograph.sim.energy import energy_report
+    from neurograph.sim.steps import graph_stats
+    cfg, model = _model("vsn")
+    samples = _samples(1)
+    fixed = quantize_network(_exported(model, cfg, samples))
+    windows = prepare(fixed, samples)
+    counter = EventCounter(fixed, samples[0].num_nodes)
+    run_reference(fixed, windows, observers=[counter])
+    report = energy_report(fixed, counter.counts, [graph_stats(fixed, windows[0])], [host_work(fixed, samples[0])])
+    active = {p.name: p.active_updates for p in counter.counts.populations}
+    assert active["vsn1"] > 0 and active["vsn2"] > 0
+    assert report["snn_45nm"]["terms"]["neuron_updates_as_adds"]["count"] == \
+        active["vsn1"] + active["vsn2"] + active["readout"]

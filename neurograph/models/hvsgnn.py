@@ -12,11 +12,19 @@ activations at the layer boundaries, in one harness.
     ``relu``  the continuous activation. All ``relu`` is A-GNN, computed in one static pass.
 * With any spiking boundary the network runs the deployed window step by step: T input steps
   plus two synaptic hops per layer to flush, each layer's input arriving two steps after its
-  source sent it, biases present at every step -- exactly what the chip computes, so the
-  float model is the deployed network before quantization. The readout integrates the last
-  layer's current over the window (V / window steps is each node's embedding).
-* The spiking loss (SLF): alpha_L * MSE + beta_L * spiking activity, activity being the mean
-  firing of the spiking boundaries (through the surrogate gradient), ``ModelConfig.spiking_loss``
+  source sent it -- exactly what the chip computes, so the float model is the deployed network
+  before quantization. Biases (and BatchNorm shifts) travel with the data: a layer's bias is
+  present on the T steps at which its sample arrives and absent during the flush, so every
+  neuron sees exactly the paper's T-step simulation, shifted by the pipeline, and nothing fires
+  while no sample passes (a constant bias would drive the boundary neurons on every flush step:
+  with T = 1 nine spikes in ten were such idle firing). On the chip a *clock* channel carries the
+  gate: the host sends 1 on the input steps, each boundary population relays it in one extra
+  neuron (compile/export.py). The readout integrates the last layer's current over its T steps
+  (V / T is each node's embedding).
+* Spiking activity is the paper's measure: spikes per boundary neuron per input step (all the
+  window's spikes over neurons x T).
+* The spiking loss (SLF): alpha_L * MSE + beta_L * spiking activity (averaged over the spiking
+  boundaries, differentiated through the surrogate gradient), ``ModelConfig.spiking_loss``
   = beta_L (alpha_L = 1).
 * Surrogate gradients through the threshold (``ModelConfig.surrogate``): ``fast_sigmoid``
   (d/dx = 1 / (1 + k|x|)^2, the VSN papers' choice) or ``rectangular`` (1/w on |x| < w/2).
@@ -112,7 +120,8 @@ class WindowBatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(features))
         self.momentum, self.eps = momentum, eps
 
-    def forward(self, z: torch.Tensor, window: slice) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, window: slice, gate) -> torch.Tensor:
+        """scale z + gate shift: the shift, like the bias, is present only where `gate` is 1."""
         if self.training:
             seen = z[window].reshape(-1, z.shape[-1])
             mean, var = seen.mean(0), seen.var(0, unbiased=False)
@@ -122,7 +131,8 @@ class WindowBatchNorm(nn.Module):
                 self.running_var.lerp_(var * n / max(n - 1, 1), self.momentum)
         else:
             mean, var = self.running_mean, self.running_var
-        return (z - mean) * (self.weight / torch.sqrt(var + self.eps)) + self.bias
+        scale = self.weight / torch.sqrt(var + self.eps)
+        return z * scale + gate * (self.bias - mean * scale)
 
     def folded(self):
         """(scale, shift) of the eval-mode map z -> scale z + shift."""
@@ -176,8 +186,15 @@ class HVSGNN(nn.Module):
         return self.cfg.num_steps + GRAPH_CONV_DELAY * len(self.convs) if self.spiking else 1
 
     def input_window(self, layer: int) -> slice:
+        """The window steps at which layer `layer`'s conv output (its sample) reaches its target."""
         start = GRAPH_CONV_DELAY * (layer + 1)
         return slice(start, start + self.cfg.num_steps)
+
+    def gate(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        """(steps, 1, 1): 1 on the input window of `layer`, where its bias is present."""
+        gate = z.new_zeros((z.shape[0], 1, 1))
+        gate[self.input_window(layer)] = 1.0
+        return gate
 
     def embeddings(self, x: torch.Tensor, edges: MeanEdges):
         """Node embeddings (N, hidden) and the mean firing of each spiking boundary (for the SLF)."""
@@ -195,30 +212,33 @@ class HVSGNN(nn.Module):
         activity: List[torch.Tensor] = []
         for layer, conv in enumerate(self.convs):
             z = conv(h, adjacency)
-            if self.spiking:        # arrives two hops after its source sent it
+            gate = 1.0
+            if self.spiking:        # arrives two hops after its source sent it, with the bias
                 z = torch.cat([z.new_zeros((GRAPH_CONV_DELAY,) + z.shape[1:]), z[:-GRAPH_CONV_DELAY]])
-            z = z + conv.bias
+                gate = self.gate(layer, z)
+            z = z + gate * conv.bias
             if layer == len(self.convs) - 1:
                 v = z.sum(0) if self.spiking else z
                 if record:
                     self.trace["readout"] = {"max_abs_input": float(z.detach().abs().max()),
                                              "max_abs_v": float(torch.cumsum(z.detach(), 0).abs().max()
                                                                 if self.spiking else z.detach().abs().max())}
-                return v / steps, activity
-            z = self.norms[layer](z, self.input_window(layer) if self.spiking else slice(None))
+                return v / (self.cfg.num_steps if self.spiking else 1), activity
+            z = self.norms[layer](z, self.input_window(layer) if self.spiking else slice(None), gate)
             kind = self.boundaries[layer]
             if kind == "relu":
                 h = torch.relu(z)
             else:
                 run = vsn_steps if kind == "vsn" else lif_steps
                 h, fired = run(z, self.cfg.threshold, self.cfg.leak, self.cfg.surrogate, self.cfg.surrogate_width)
-                activity.append(fired.mean())
+                activity.append(fired.mean() * steps / self.cfg.num_steps)     # per neuron and input step
             if record:
                 name = population_name(kind, layer)
-                self.trace[name] = {"max_abs_input": float((z - self.norms[layer].folded()[1]).detach().abs().max()),
+                self.trace[name] = {"max_abs_input": float(z.detach().abs().max()),     # all synaptic (bias too)
                                     "max_abs_v": float(z.detach().abs().max()),
                                     "max_payload": float(h.detach().max()) if kind != "lif" else 1.0,
-                                    "activity": float(fired.detach().mean()) if kind != "relu" else 1.0}
+                                    "activity": float(activity[-1].detach()) if kind != "relu" else 1.0,
+                                    "nonzero": float((h.detach() > 0).to(h.dtype).mean())}
 
     def forward(self, x: torch.Tensor, edges: MeanEdges, batch: torch.Tensor, num_graphs: int):
         """Predictions (G, outputs) and the spiking activity (a scalar tensor; 0 without spiking boundaries).
