@@ -137,7 +137,8 @@ def export_hvsgnn(model, calibration, config) -> Network:
         if layer == last:
             populations.append(Population(target, "integrator", features, calibration=ranges))
             break
-        ranges = {k: max(v, clock_current) if k != "max_payload" or kind != "lif" else v for k, v in ranges.items()}
+        # the clock neuron's current and (graded kinds) payload are values this population holds too
+        ranges = {k: v if k == "max_payload" and kind == "lif" else max(v, clock_current) for k, v in ranges.items()}
         if kind == "lif":
             populations.append(Population(target, "lif", features, threshold=cfg.threshold, leak=cfg.leak,
                                           calibration=ranges, clock=True))

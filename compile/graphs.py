@@ -8,8 +8,9 @@ graph the same mantissa scale and the compiled exponents stay valid on any graph
 
 :func:`bind` makes a sample's weights: coefficients by the rule (or given by a host
 stage, for attention), mantissas m = round(c * scale) (the mean rule rounds so that each
-node's coefficients keep their sum; zero mantissas are no synapse), then proves the ranges (:func:`neurograph.compile.ir.check_ranges`) and
-says what the host writes to the chip for this graph.
+node's coefficients keep their sum; zero mantissas are no synapse), then proves the ranges
+(:func:`neurograph.compile.ir.check_ranges`) and says what the host writes to the chip for
+this graph.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class Rule:
         raise NotImplementedError
 
     def mantissas(self, a: sp.csr_matrix, scale: float) -> sp.csr_matrix:
-        """Integer coefficients m = round(c * scale), each to the nearest."""
+        """Integer coefficients m = round(c * scale), each to the nearest (halves to even)."""
         return _without_zeros(a, np.round(a.data * scale))
 
 
@@ -69,19 +70,22 @@ class MeanRule(Rule):
 
     def mantissas(self, a, scale):
         """Each node's in-edges share round(scale) exactly, so the mean of a constant stays that constant:
-        every coefficient gets floor(c * scale), and one more goes to the round(scale) - sum(floor) edges
-        with the largest remainders (ties: the lower source index). Rounding each to the nearest would
-        scale a degree-6 node's mean by 6 x 42 / 255 = 0.988 at every layer, a bias the network carries
-        to its output (on the spring networks, whose inner nodes have degree 6, it shifted the
-        deployed predictions by -0.07 and cost 4% MSE)."""
-        x = a.data * scale
-        m = np.floor(x)
-        rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
-        short = np.rint(np.bincount(rows, x, a.shape[0])) - np.bincount(rows, m, a.shape[0])
-        order = np.lexsort((a.indices, m - x, rows))            # per row: largest remainder first
-        rank = np.arange(a.nnz) - a.indptr[rows[order]]
-        m[order[rank < short[rows[order]]]] += 1
-        return _without_zeros(a, m)
+        with d in-edges and round(scale) = q d + r, r of them get q + 1 and the others q (which r rotates
+        with the target, so no source is favoured everywhere). Rounding each 1/d to the nearest would scale
+        a degree-6 node's mean by 6 x 42 / 255 = 0.988 at every layer, a bias the network carries to its
+        output (on the spring networks, whose inner nodes have degree 6, it shifted the deployed
+        predictions by -0.07 and cost 4% MSE). A node with more in-edges than round(scale) cannot be
+        averaged with these mantissas and is refused."""
+        total = int(round(scale))
+        deg = np.diff(a.indptr)
+        if deg.max(initial=0) > total:
+            node = int(deg.argmax())
+            raise IRError(f"mean rule: node {node} has {int(deg[node])} in-neighbours, more than the {total} its "
+                          f"8-bit coefficients can average; sample at most {total} neighbours per node on the host")
+        rows = np.repeat(np.arange(a.shape[0]), deg)
+        q, r = np.divmod(total, np.maximum(deg, 1))
+        rank = np.arange(a.nnz) - a.indptr[rows]             # position among the node's in-edges (by source)
+        return _without_zeros(a, q[rows] + ((rank - rows) % deg[rows] < r[rows]))
 
 
 class SelfRule(Rule):

@@ -113,8 +113,9 @@ class Population:
     input_scale: Optional[np.ndarray] = None
     # float domain: ranges seen on calibration data, used to choose fixed-point scales
     calibration: Dict[str, float] = field(default_factory=dict)
-    # the last feature relays the input's clock to the next layer (a gate for its biases), not a model
-    # feature: it runs and is counted like the others, but the equivalent ANN has no such feature
+    # the last feature is the clock channel (relayed to the next layer as the gate of its biases; zero in a
+    # chain that does not carry it), not a model feature: it runs and is counted like the others, but the
+    # equivalent ANN has no such feature
     clock: bool = False
 
     @property
@@ -207,8 +208,10 @@ class Network:
 
     def model_features(self, name: str) -> int:
         """Features per node the trained model has there: :meth:`features` less a clock channel."""
-        part = self.input if name == self.input.name else self.population(name)
-        return part.features - int(part.clock)
+        if name == self.input.name:
+            return self.input.sample_features
+        pop = self.population(name)
+        return pop.features - int(pop.clock)
 
     def order(self, name: str) -> int:
         """Position in the listing: the input is 0, populations 1.. in the order given."""

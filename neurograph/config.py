@@ -66,9 +66,10 @@ class ModelConfig:
 MODEL_SETTINGS = {
     "gasnn": {"dropout": 0.6, "attention_dropout": 0.6, "heads": 4},
     # HVS-GNN on the spring-network regression (docs/results-hvsgnn.md): three SAGE layers of 32, T = 1, VSN
-    # threshold 0.25. Fine-tuned 20 epochs from the A-GNN with gated biases, T = 1 reached test MSE 0.0732 at
-    # 35.4% activity while T = 4 was at validation MSE 0.109 and 40% activity after 6 epochs (T = 1: 0.081
-    # after 7); with constant biases 0.1 and 0.25 reached the same validation MSE, 1.0 fired less and fit worse
+    # threshold 0.25. In a probe fine-tuning 20 epochs from one A-GNN with gated biases, T = 1 reached test MSE
+    # 0.0732 at 35.4% activity while T = 4 was at validation MSE 0.109 and 40% activity after 6 epochs (T = 1:
+    # 0.081 after 7); with constant biases 0.1 and 0.25 reached the same validation MSE, 1.0 fired less and fit
+    # worse
     "hvsgnn": {"hidden": 32, "layers": 3, "num_steps": 1, "coding": "graded", "dropout": 0.0, "threshold": 0.25,
                "surrogate_width": 1.0},
     # Dy-SIGN's paper defaults: hidden 128, lambda = 1 (LIF without leak, reset by subtraction), no

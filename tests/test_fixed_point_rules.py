@@ -812,21 +812,25 @@ def test_recorder_packs_spikes_into_ceil_f_over_8_bytes(tmp_path, features):
 
 
 # ---- graphs.py: the mean rule's integer coefficients ------------------------------------------------
-def test_mean_coefficients_keep_each_nodes_sum_by_largest_remainder():
-    # node 0 has in-degree 6 (255 / 6 = 42.5: three edges get 43, the lowest sources first), node 1 in-degree 7
-    # (36.43: three get 37), node 2 in-degree 4 (63.75: all four remainders tie at .75 -> 64, 64, 64, 63),
-    # node 3 one in-edge (255), node 4 none. Nearest rounding would store 42 x 6 = 252 and 36 x 7 = 252.
+def test_mean_coefficients_keep_each_nodes_sum():
+    # 255 = q d + r: r of node v's in-edges (by source) get q + 1, starting at position v mod d.
+    # Node 0, in-degree 6: 255 = 6 x 42 + 3 -> positions 0-2 get 43. Node 1, in-degree 7: 7 x 36 + 3 ->
+    # positions 1-3 get 37. Node 2, in-degree 4: 4 x 63 + 3 -> positions 2, 3, 0 get 64. Node 3, one in-edge:
+    # 255. Node 4: none. Nearest rounding would store 42 x 6 = 252 and 36 x 7 = 252.
     edges = [(s, 0) for s in range(1, 7)] + [(s, 1) for s in (0, 2, 3, 4, 5, 6, 7)] + \
         [(s, 2) for s in (4, 5, 6, 7)] + [(0, 3)]
-    sample = Sample("g", 8, np.array(edges, dtype=np.int64).T)
     net = Network(domain="fixed", input=Input("x", 1, 1, "graded"),
                   populations=[Population("r", "relay", 1, payload_bits=9), Population("out", "integrator", 1)],
                   projections=[Projection("w", "dense", "x", "r", np.array([[1]]), exponent=0),
                                Projection("a", "graph", "r", "out", rule="mean", coefficient_scale=255)],
                   readout=Readout("out"))
-    a = bind(validate(net), sample).matrices["a"][0].toarray()
+    a = bind(validate(net), Sample("g", 8, np.array(edges, dtype=np.int64).T)).matrices["a"][0].toarray()
     assert a[0, 1:7].tolist() == [43, 43, 43, 42, 42, 42]
-    assert a[1, [0, 2, 3, 4, 5, 6, 7]].tolist() == [37, 37, 37, 36, 36, 36, 36]
-    assert a[2, 4:8].tolist() == [64, 64, 64, 63]
+    assert a[1, [0, 2, 3, 4, 5, 6, 7]].tolist() == [36, 37, 37, 37, 36, 36, 36]
+    assert a[2, 4:8].tolist() == [64, 63, 64, 64]
     assert a[3, 0] == 255 and not a[4].any()
     assert a.sum(axis=1).tolist() == [255, 255, 255, 255, 0, 0, 0, 0]
+    # 256 in-neighbours cannot share 255: refused, not silently averaged over a subset
+    hub = np.array([np.arange(1, 257), np.zeros(256, dtype=np.int64)])
+    with pytest.raises(IRError, match="node 0 has 256 in-neighbours, more than the 255"):
+        bind(net, Sample("hub", 257, hub))

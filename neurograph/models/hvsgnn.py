@@ -237,8 +237,9 @@ class HVSGNN(nn.Module):
                 self.trace[name] = {"max_abs_input": float(z.detach().abs().max()),     # all synaptic (bias too)
                                     "max_abs_v": float(z.detach().abs().max()),
                                     "max_payload": float(h.detach().max()) if kind != "lif" else 1.0,
-                                    "activity": float(activity[-1].detach()) if kind != "relu" else 1.0,
-                                    "nonzero": float((h.detach() > 0).to(h.dtype).mean())}
+                                    "activity": float(activity[-1].detach()) if kind != "relu" else 1.0}
+                if kind == "relu":          # the share of ReLU outputs a zero-skipping ANN computes with
+                    self.trace[name]["nonzero"] = float((h.detach() > 0).to(h.dtype).mean())
 
     def forward(self, x: torch.Tensor, edges: MeanEdges, batch: torch.Tensor, num_graphs: int):
         """Predictions (G, outputs) and the spiking activity (a scalar tensor; 0 without spiking boundaries).
