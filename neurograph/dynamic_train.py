@@ -40,10 +40,17 @@ class SavedTensorMeter:
         self.bytes, self._seen = 0, set()
 
     def _pack(self, tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in self._seen:
-            self._seen.add(storage.data_ptr())
-            self.bytes += storage.nbytes()
+        if tensor.layout == torch.sparse_csr:          # a graph's adjacency: its three arrays
+            parts = (tensor.crow_indices(), tensor.col_indices(), tensor.values())
+        elif tensor.layout == torch.sparse_coo:
+            parts = (tensor._indices(), tensor._values())
+        else:
+            parts = (tensor,)
+        for part in parts:
+            storage = part.untyped_storage()
+            if storage.data_ptr() not in self._seen:
+                self._seen.add(storage.data_ptr())
+                self.bytes += storage.nbytes()
         return tensor
 
     def __enter__(self):
