@@ -100,6 +100,9 @@ def train_dynamic(model, graph, cfg: RunConfig, progress: bool = True) -> Dynami
     whole = full_batch(graph, device)
     train_nodes = torch.as_tensor(np.flatnonzero(graph.masks["train"]), device=device)
     sampler = DynamicNeighborSampler(graph, parse_hops(t.fanout), device) if t.batch_size > 0 else None
+    first = sampler.sample(train_nodes[:t.batch_size], torch.Generator(device=device).manual_seed(t.seed)) \
+        if sampler is not None else whole
+    model.initialize(first, t.seed)
     best, best_state, best_epoch, history = None, None, -1, []
     seconds, peak = 0.0, 0
     epochs = range(t.epochs)

@@ -95,6 +95,25 @@ def test_simulated_rates_approach_the_equilibrium_as_k_grows():
     assert distances[1] < 0.5 * distances[0]
 
 
+def test_balanced_init_brings_every_layer_to_fire():
+    """init = "balanced" rescales the weights so the readout, nearly silent with PyTorch's init on weak
+    features, counts spikes; "default" leaves the weights alone."""
+    g = make_evolving_sbm(300, 3, 3, num_features=64, feature_signal=0.1, seed=0)
+    batch = DynamicNeighborSampler(g, (5, 2)).sample(torch.arange(64), torch.Generator().manual_seed(0))
+    readouts = {}
+    for init in ("default", "balanced"):
+        cfg = RunConfig().with_model("dysign").model
+        cfg.hidden, cfg.init = 32, init
+        torch.manual_seed(0)
+        model = build_model(cfg, g)
+        before = model.transforms[0].weight.clone()
+        model.initialize(batch, 0)
+        assert torch.equal(model.transforms[0].weight, before) == (init == "default")
+        with torch.no_grad():
+            readouts[init] = float(model.representations(batch, model.deployed_spikes(batch, 0)).mean())
+    assert readouts["balanced"] > max(0.05, 5 * readouts["default"])
+
+
 def saved_bytes(model, batch):
     from neurograph.dynamic_train import autograd_bytes
     return autograd_bytes(lambda: model.train_logits(batch, 0, 0).sum())
