@@ -40,10 +40,17 @@ class SavedTensorMeter:
         self.bytes, self._seen = 0, set()
 
     def _pack(self, tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in self._seen:
-            self._seen.add(storage.data_ptr())
-            self.bytes += storage.nbytes()
+        if tensor.layout == torch.sparse_csr:          # a graph's adjacency: its three arrays
+            parts = (tensor.crow_indices(), tensor.col_indices(), tensor.values())
+        elif tensor.layout == torch.sparse_coo:
+            parts = (tensor._indices(), tensor._values())
+        else:
+            parts = (tensor,)
+        for part in parts:
+            storage = part.untyped_storage()
+            if storage.data_ptr() not in self._seen:
+                self._seen.add(storage.data_ptr())
+                self.bytes += storage.nbytes()
         return tensor
 
     def __enter__(self):
@@ -93,6 +100,9 @@ def train_dynamic(model, graph, cfg: RunConfig, progress: bool = True) -> Dynami
     whole = full_batch(graph, device)
     train_nodes = torch.as_tensor(np.flatnonzero(graph.masks["train"]), device=device)
     sampler = DynamicNeighborSampler(graph, parse_hops(t.fanout), device) if t.batch_size > 0 else None
+    first = sampler.sample(train_nodes[:t.batch_size], torch.Generator(device=device).manual_seed(t.seed)) \
+        if sampler is not None else whole
+    model.initialize(first, t.seed)
     best, best_state, best_epoch, history = None, None, -1, []
     seconds, peak = 0.0, 0
     epochs = range(t.epochs)

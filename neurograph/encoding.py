@@ -48,26 +48,45 @@ def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout
     t * N + node, sorted by (row, feature), and their value (1, or the dropout scale)."""
     import torch
 
-    if coding not in SPIKE_CODINGS:
-        raise ValueError(f"unknown spike coding {coding!r}; choose one of {SPIKE_CODINGS}")
     n = x.shape[0]
     rows, cols, p = _nonzero_features(x)
-    if coding == "bernoulli":
-        fire = torch.rand((num_steps, p.shape[0]), generator=generator, device=x.device, dtype=p.dtype) < p
-    else:
-        acc, fire = torch.zeros_like(p, dtype=torch.float64), []
-        for _ in range(num_steps):
-            acc += p.double()
-            fired = acc >= 1.0 - 1e-12
-            acc[fired] -= 1.0
-            fire.append(fired)
-        fire = torch.stack(fire)
+    fire = _fire(p, num_steps, generator, coding)
     step, entry = fire.nonzero(as_tuple=True)         # sorted by (step, entry)
     value = torch.ones(step.shape[0], dtype=x.dtype, device=x.device)
     if dropout > 0.0:
         keep = (torch.rand(p.shape[0], generator=generator, device=x.device) >= dropout).to(x.dtype)
         value = keep[entry] / (1.0 - dropout)
     return step * n + rows[entry], cols[entry], value
+
+
+def draw_raster(x, num_steps: int, generator, coding: str = "bernoulli"):
+    """:func:`draw_spikes`'s raster (no dropout) as a dense (T, N, F) tensor of x's dtype: the same
+    draws, without the event lists (for dense features such as embeddings, the events are
+    nearly the whole raster and listing them costs more than the raster)."""
+    import torch
+
+    rows, cols, p = _nonzero_features(x)
+    fire = _fire(p, num_steps, generator, coding)
+    raster = torch.zeros((num_steps, x.shape[0] * x.shape[1]), dtype=x.dtype, device=x.device)
+    raster[:, rows * x.shape[1] + cols] = fire.to(x.dtype)
+    return raster.view(num_steps, *x.shape)
+
+
+def _fire(p, num_steps: int, generator, coding: str):
+    """(T, nnz) bool: which of the nonzero features `p` spike at each step, drawn by torch."""
+    import torch
+
+    if coding not in SPIKE_CODINGS:
+        raise ValueError(f"unknown spike coding {coding!r}; choose one of {SPIKE_CODINGS}")
+    if coding == "bernoulli":
+        return torch.rand((num_steps, p.shape[0]), generator=generator, device=p.device, dtype=p.dtype) < p
+    acc, fire = torch.zeros_like(p, dtype=torch.float64), []
+    for _ in range(num_steps):
+        acc += p.double()
+        fired = acc >= 1.0 - 1e-12
+        acc[fired] -= 1.0
+        fire.append(fired)
+    return torch.stack(fire)
 
 
 _NONZERO = {}

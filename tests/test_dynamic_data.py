@@ -95,6 +95,19 @@ def test_deepwalk_features_are_seeded_and_cached(tmp_path):
         DeepWalkFeatures(g, edge_file, walks=3)
 
 
+def test_deepwalk_probabilities_spread_every_dimension_over_the_nodes():
+    """Dimensions with very different offsets and scales (as word2vec's are) each become probabilities
+    centred on 0.5 with a spread of 1/6, so no dimension's variation drowns in the Bernoulli noise."""
+    from neurograph.data.deepwalk import DeepWalkFeatures
+    rng = np.random.default_rng(0)
+    emb = (rng.normal(size=(2000, 4)) * [0.1, 1.0, 3.0, 0.5] + [5.0, -2.0, 0.0, 1.0]).astype(np.float32)
+    emb[:10] = 0                                                    # nodes without a neighbour yet
+    x = DeepWalkFeatures._probabilities(emb)
+    assert np.all(x[:10] == 0)
+    assert np.allclose(x[10:].mean(axis=0), 0.5, atol=0.01)
+    assert np.allclose(x[10:].std(axis=0), 1 / 6, atol=0.01)
+
+
 def test_sampled_batch_shapes_time_order_and_fanout():
     g = make_evolving_sbm(600, 4, 4, seed=1)
     sampler = DynamicNeighborSampler(g, (5, 2))

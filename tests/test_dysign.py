@@ -8,7 +8,7 @@ from neurograph.config import ConfigError, RunConfig
 from neurograph.data.dynamic import make_evolving_sbm
 from neurograph.data.dynamic_loader import DynamicNeighborSampler, full_batch
 from neurograph.models import build_model
-from neurograph.models.dysign import DySIGN
+from neurograph.models.dysign import DySIGN, adjacency
 
 
 def tiny_model(hidden=4, layers=2, iterations=60):
@@ -27,7 +27,7 @@ def tiny_model(hidden=4, layers=2, iterations=60):
 def tiny_graph(n=6):
     edges = torch.tensor([[0, 1, 1, 2, 3, 4, 2, 5], [1, 0, 2, 1, 4, 3, 5, 2]])
     ei, ew = gcn_norm(edges, None, num_nodes=n, add_self_loops=True)
-    return ei, ew.double()
+    return adjacency(ei, ew.double(), n)
 
 
 def fixed_point(model, x_mean, graph, iterations=400):
@@ -89,9 +89,29 @@ def test_simulated_rates_approach_the_equilibrium_as_k_grows():
         model = build_model(cfg, g)
         with torch.no_grad():
             model.biases[0].fill_(0.2)
-            rates, x_mean, _ = model.simulate(batch, model.deployed_spikes(batch, 0))[0]
-            distances.append(float((model.equilibrium_map(rates, x_mean, batch.snapshots[0]) - rates).abs().mean()))
+            graph = adjacency(*batch.snapshots[0], batch.num_nodes)
+            rates, x_mean, _ = model.simulate(batch, model.deployed_spikes(batch, 0), [graph])[0]
+            distances.append(float((model.equilibrium_map(rates, x_mean, graph) - rates).abs().mean()))
     assert distances[1] < 0.5 * distances[0]
+
+
+def test_balanced_init_brings_every_layer_to_fire():
+    """init = "balanced" rescales the weights so the readout, nearly silent with PyTorch's init on weak
+    features, counts spikes; "default" leaves the weights alone."""
+    g = make_evolving_sbm(300, 3, 3, num_features=64, feature_signal=0.1, seed=0)
+    batch = DynamicNeighborSampler(g, (5, 2)).sample(torch.arange(64), torch.Generator().manual_seed(0))
+    readouts = {}
+    for init in ("default", "balanced"):
+        cfg = RunConfig().with_model("dysign").model
+        cfg.hidden, cfg.init = 32, init
+        torch.manual_seed(0)
+        model = build_model(cfg, g)
+        before = model.transforms[0].weight.clone()
+        model.initialize(batch, 0)
+        assert torch.equal(model.transforms[0].weight, before) == (init == "default")
+        with torch.no_grad():
+            readouts[init] = float(model.representations(batch, model.deployed_spikes(batch, 0)).mean())
+    assert readouts["balanced"] > max(0.05, 5 * readouts["default"])
 
 
 def saved_bytes(model, batch):

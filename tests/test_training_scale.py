@@ -102,6 +102,19 @@ def test_training_spikes_have_the_coding_rates_and_the_deployed_raster_is_unchan
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
 
 
+@pytest.mark.parametrize("coding", ["bernoulli", "deterministic"])
+def test_dense_training_raster_is_the_event_lists_raster(coding):
+    """draw_raster (Dy-SIGN's dense embeddings) draws exactly the spikes draw_spikes lists, zeros included."""
+    from neurograph.encoding import draw_raster, draw_spikes
+    rng = np.random.default_rng(0)
+    x = torch.tensor(np.where(rng.random((30, 5)) < 0.7, rng.random((30, 5)), 0.0), dtype=torch.float32)
+    index, feature, value = draw_spikes(x, 6, torch.Generator().manual_seed(2), coding)
+    events = torch.zeros(6 * 30, 5)
+    events[index, feature] = value
+    dense = draw_raster(x, 6, torch.Generator().manual_seed(2), coding)
+    assert dense.shape == (6, 30, 5) and torch.equal(dense, events.view(6, 30, 5)) and dense.sum() > 0
+
+
 def test_input_window_dropout_keeps_one_mask_per_node_and_feature():
     from neurograph.encoding import draw_spikes
     x = torch.ones(50, 8)

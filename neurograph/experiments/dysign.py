@@ -167,6 +167,7 @@ def render(rows: list, cfg: RunConfig, command: str, dataset: str) -> str:
              f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)", "",
              f"Settings: hidden {m.hidden}, {m.layers} layers, K = {m.num_steps} latency steps per snapshot "
              f"(window {m.num_steps + 2 * m.layers} steps), lambda = {1 - m.leak:g}, {m.coding} input coding, "
+             f"{m.init} init, "
              f"{t.epochs} epochs, lr {t.lr:g}, batch {t.batch_size} targets, fanout {t.fanout} (outward), "
              f"seeds {seeds}; test Macro/Micro-F1 (%) of the deployed form on the whole graph, the epoch chosen "
              f"by validation Macro-F1.", "",
@@ -215,6 +216,8 @@ def main(argv=None) -> int:
     p.add_argument("--hidden", type=int, default=d.model.hidden)
     p.add_argument("--steps", type=int, default=d.model.num_steps, help="K latency steps per snapshot")
     p.add_argument("--batch-size", type=int, default=d.train.batch_size)
+    p.add_argument("--init", default=d.model.init, choices=["default", "balanced"],
+                   help="weight init; 'balanced' scales each layer's input current to the threshold (default: %(default)s)")
     p.add_argument("--num-nodes", type=int, default=d.data.num_nodes, help="synthetic graph's nodes")
     p.add_argument("--snapshots", type=int, default=d.data.num_snapshots, help="synthetic graph's snapshots")
     p.add_argument("--gradients", nargs="+", default=["implicit", "bptt"], choices=["implicit", "bptt"],
@@ -227,7 +230,7 @@ def main(argv=None) -> int:
     cfg = d
     cfg.data.name, cfg.data.num_nodes, cfg.data.num_snapshots = a.dataset, a.num_nodes, a.snapshots
     cfg.train.epochs, cfg.train.lr, cfg.train.batch_size = a.epochs, a.lr, a.batch_size
-    cfg.model.hidden, cfg.model.num_steps = a.hidden, a.steps
+    cfg.model.hidden, cfg.model.num_steps, cfg.model.init = a.hidden, a.steps, a.init
     cfg.check()
     rows = run(cfg, a.ratios, a.seeds, not a.no_deploy, gradients=a.gradients)
     out = Path(a.out)
