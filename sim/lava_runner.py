@@ -28,16 +28,22 @@ class LavaRunError(RuntimeError):
 
 
 def _start_runtime(proc, run_cfg) -> None:
-    """Compile and start Lava's processes with SIGINT and SIGTERM ignored, so the children inherit
-    that: a Ctrl-C or a SIGTERM to the process group reaches only this process, which then stops
-    them in order -- model processes killed, the shared-memory manager shut down (it unlinks its
-    segments) -- with no traceback from every child."""
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    """Compile and start Lava's processes with SIGINT and SIGTERM only recorded, so the children
+    (forked) inherit a handler that does nothing else: a Ctrl-C or a SIGTERM to the process group
+    acts only in this process, which then stops them in order -- model processes killed, the
+    shared-memory manager shut down (it unlinks its segments) -- with no traceback from every
+    child. A signal that arrives while they start is delivered once they have started (ignoring
+    it would let a Ctrl-C during start-up go unheard and the run go on)."""
+    received = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         proc.create_runtime(run_cfg=run_cfg)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+    if received:
+        signal.raise_signal(received[0])          # this process's own handler: stop what was started
 
 
 def _scratch_dir() -> str:
@@ -51,7 +57,7 @@ def _force_stop(runtime) -> None:
     for actor in getattr(infrastructure, "actors", []) or []:
         try:
             if actor.is_alive():
-                actor.kill()             # they ignore SIGTERM (see _start_runtime)
+                actor.kill()             # SIGTERM only records in them (see _start_runtime)
                 # Lava's SystemProcess.join() takes no timeout: use multiprocessing's own
                 multiprocessing.Process.join(actor, 5)
         except ValueError:   # already closed

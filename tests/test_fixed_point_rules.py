@@ -15,7 +15,7 @@ from neurograph.compile.graphs import bind
 from neurograph.compile.ir import Input, IRError, Network, Population, Projection, Readout, validate
 from neurograph.compile.kinds import get_kind
 from neurograph.compile.quantize import quantize_network
-from neurograph.compile.samples import Sample
+from neurograph.compile.samples import Sample, disjoint_union
 
 TWO23 = 1 << 23
 
@@ -813,10 +813,10 @@ def test_recorder_packs_spikes_into_ceil_f_over_8_bytes(tmp_path, features):
 
 # ---- graphs.py: the mean rule's integer coefficients ------------------------------------------------
 def test_mean_coefficients_keep_each_nodes_sum():
-    # 255 = q d + r: r of node v's in-edges (by source) get q + 1, starting at position v mod d.
-    # Node 0, in-degree 6: 255 = 6 x 42 + 3 -> positions 0-2 get 43. Node 1, in-degree 7: 7 x 36 + 3 ->
-    # positions 1-3 get 37. Node 2, in-degree 4: 4 x 63 + 3 -> positions 2, 3, 0 get 64. Node 3, one in-edge:
-    # 255. Node 4: none. Nearest rounding would store 42 x 6 = 252 and 36 x 7 = 252.
+    # 255 = q d + r: the r in-edges of lowest source index get q + 1, the others q.
+    # Node 0, in-degree 6: 255 = 6 x 42 + 3 -> three 43s. Node 1, in-degree 7: 7 x 36 + 3 -> three 37s.
+    # Node 2, in-degree 4: 4 x 63 + 3 -> three 64s. Node 3, one in-edge: 255. Node 4: none. Nearest rounding
+    # would store 42 x 6 = 252 and 36 x 7 = 252. The same graph inside a disjoint union binds alike.
     edges = [(s, 0) for s in range(1, 7)] + [(s, 1) for s in (0, 2, 3, 4, 5, 6, 7)] + \
         [(s, 2) for s in (4, 5, 6, 7)] + [(0, 3)]
     net = Network(domain="fixed", input=Input("x", 1, 1, "graded"),
@@ -826,10 +826,13 @@ def test_mean_coefficients_keep_each_nodes_sum():
                   readout=Readout("out"))
     a = bind(validate(net), Sample("g", 8, np.array(edges, dtype=np.int64).T)).matrices["a"][0].toarray()
     assert a[0, 1:7].tolist() == [43, 43, 43, 42, 42, 42]
-    assert a[1, [0, 2, 3, 4, 5, 6, 7]].tolist() == [36, 37, 37, 37, 36, 36, 36]
-    assert a[2, 4:8].tolist() == [64, 63, 64, 64]
+    assert a[1, [0, 2, 3, 4, 5, 6, 7]].tolist() == [37, 37, 37, 36, 36, 36, 36]
+    assert a[2, 4:8].tolist() == [64, 64, 64, 63]
     assert a[3, 0] == 255 and not a[4].any()
     assert a.sum(axis=1).tolist() == [255, 255, 255, 255, 0, 0, 0, 0]
+    pair = disjoint_union([Sample("h", 3, np.array([[1, 2], [0, 0]]), features=np.zeros((3, 1))),
+                           Sample("g", 8, np.array(edges).T, features=np.zeros((8, 1)))])
+    assert (bind(net, pair).matrices["a"][0].toarray()[3:, 3:] == a).all()
     # 256 in-neighbours cannot share 255: refused, not silently averaged over a subset
     hub = np.array([np.arange(1, 257), np.zeros(256, dtype=np.int64)])
     with pytest.raises(IRError, match="node 0 has 256 in-neighbours, more than the 255"):

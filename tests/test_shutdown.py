@@ -58,3 +58,21 @@ def test_signal_during_lava_run_leaves_nothing_behind(tmp_path, signum, code):
     assert not _group_alive(proc.pid), "Lava processes outlived the command"
     assert _shm_entries() - before == set()
     assert not (tmp_path / "out" / "simulation.json").exists()
+
+
+def test_a_signal_while_lava_starts_is_delivered_once_it_has_started():
+    # the children are forked with a handler that only records; a Ctrl-C in those seconds must not be lost
+    from neurograph.sim.lava_runner import _start_runtime
+    during = []
+
+    class Starting:
+        def create_runtime(self, run_cfg):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)                         # the handler runs here, as in a slow start-up
+            during.append(signal.getsignal(signal.SIGINT))
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        _start_runtime(Starting(), None)
+    assert during and during[0] is not before        # what the children inherit: not the default
+    assert signal.getsignal(signal.SIGINT) is before
