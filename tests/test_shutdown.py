@@ -37,9 +37,12 @@ def test_signal_during_lava_run_leaves_nothing_behind(tmp_path, signum, code):
     save_network(net, tmp_path / "network.npz")
     save_samples(snapshots(count=1), tmp_path / "samples.npz")
     before = _shm_entries()
+    # a terminal's foreground job hears Ctrl-C; a job a script starts in the background inherits an ignored
+    # SIGINT (which Python then keeps ignoring), so the child gets the default disposition
     proc = subprocess.Popen([sys.executable, "-m", "neurograph", "simulate", str(tmp_path / "network.npz"),
                              "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not any(n.startswith("neurograph-lava-") for n in _shm_entries() - before):
         time.sleep(0.1)
@@ -71,8 +74,11 @@ def test_a_signal_while_lava_starts_is_delivered_once_it_has_started():
             time.sleep(0.05)                         # the handler runs here, as in a slow start-up
             during.append(signal.getsignal(signal.SIGINT))
 
-    before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        _start_runtime(Starting(), None)
-    assert during and during[0] is not before        # what the children inherit: not the default
-    assert signal.getsignal(signal.SIGINT) is before
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)    # as in a foreground process
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _start_runtime(Starting(), None)
+        assert during and during[0] is not signal.default_int_handler   # what the children inherit
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
