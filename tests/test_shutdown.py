@@ -50,7 +50,11 @@ def test_signal_during_lava_run_leaves_nothing_behind(tmp_path, signum, code):
     time.sleep(1.5)                             # inside run(): processes started, steps going
     os.killpg(proc.pid, signum)                 # as a terminal's Ctrl-C does: the whole process group
     start = time.time()
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:                                    # a run that did not stop must not outlive the test
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert time.time() - start < 15
     assert proc.returncode == code, err
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("Lava (")]   # progress bar
