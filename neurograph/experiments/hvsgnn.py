@@ -60,13 +60,13 @@ def relu_density(a_gnn, graphs: list) -> List[float]:
     import torch
     from torch_geometric.loader import DataLoader
 
-    from neurograph.models.hvsgnn import batch_edges
+    from neurograph.models.hvsgnn import batch_edges, population_name
     a_gnn.eval()
     nonzero, total = np.zeros(len(a_gnn.boundaries)), 0
     with torch.no_grad():
         for batch in DataLoader(graphs, batch_size=64):
             a_gnn.embeddings(batch.x, batch_edges(batch))
-            nonzero += [a_gnn.trace[f"relu{layer + 1}"]["nonzero"] * batch.num_nodes
+            nonzero += [a_gnn.trace[population_name("relu", layer)]["nonzero"] * batch.num_nodes
                         for layer in range(len(a_gnn.boundaries))]
             total += batch.num_nodes
     return list(nonzero / total)
