@@ -162,11 +162,16 @@ def export_hvsgnn(model, calibration, config) -> Network:
     return validate(net)
 
 
+def graded_encoding_stage(num_features: int) -> HostStage:
+    """The host's graded input coding: each node feature scaled to 8 bits and rounded once per sample."""
+    return HostStage("encode_input", "per_inference", ["input"], {"fp32_mult": num_features},
+                     "8-bit graded coding of each node feature (scale and round), once per sample: the source "
+                     "replays the payloads on the input steps", per="node")
+
+
 def regression_host_stages(in_features: int, features: int, outputs: int, graphs: List[str]) -> List[HostStage]:
     """The host's share of a graph-regression deployment, per unit of a sample."""
-    return [HostStage("encode_input", "per_inference", ["input"], {"fp32_mult": in_features},
-                      "8-bit graded coding of each node feature (scale and round), once per sample: the source "
-                      "replays the payloads on the T input steps", per="node"),
+    return [graded_encoding_stage(in_features),
             HostStage("bind_graph", "per_graph", graphs, {"fp32_add": 1, "div": 1},
                       "mean-rule coefficients 1/in-degree (degree count, one divide per edge) and their "
                       "quantization", per="edge"),
@@ -264,6 +269,7 @@ def export_dysign(model, graph, config) -> Network:
     Run the snapshots as one carried sequence (their samples: :func:`dysign_samples`); the host
     turns the readout at the end of each window into that snapshot's spike counts and applies the
     classifier (:func:`dysign_logits`)."""
+    from neurograph.compile.inputs import GRADED_INPUT_MAX
     from neurograph.data.dynamic_loader import full_batch
     if model.decay != 1.0:
         raise IRError(f"cannot export Dy-SIGN with leak {model.cfg.leak}: the readout counts spikes without "
@@ -282,7 +288,9 @@ def export_dysign(model, graph, config) -> Network:
                           calibration=_ranges(model.trace[f"lif{l}"]))
 
     populations = [lif(1)]
-    projections = [Projection("transform1", "dense", "input", "lif1", weight(model.input_transform)),
+    # graded input: the IR's input sends the 8-bit payloads, the model reads them in float units
+    scale = GRADED_INPUT_MAX if cfg.coding == "graded" else 1
+    projections = [Projection("transform1", "dense", "input", "lif1", weight(model.input_transform) / scale),
                    Projection("compensation", "dense", f"lif{L}", "lif1", weight(model.feedback))]
     for l in range(2, L + 1):
         populations += [Population(f"relay{l}", "relay", h), lif(l)]
@@ -291,10 +299,11 @@ def export_dysign(model, graph, config) -> Network:
     populations.append(Population("readout", "integrator", h, calibration=_ranges(model.trace["readout"])))
     projections.append(Projection("count", "dense", f"lif{L}", "readout", np.eye(h)))
     classes = model.classifier.out_features
-    host = host_stages_for(cfg.coding, [f"aggregate{l}" for l in range(2, L + 1)]) + [
+    host = host_stages_for(cfg.coding, [f"aggregate{l}" for l in range(2, L + 1)], graph.num_features) + [
         HostStage("classify", "per_inference", ["readout"], {"fp32_add": h, "fp32_mac": h * classes},
                   "per snapshot: the readout's spike counts (difference of the carried readout) through that "
-                  "snapshot's share of the classifier FC(||_t a_t), accumulated; argmax after the last", per="node")]
+                  "snapshot's share of the classifier FC(||_t a_t) (its input standardisation folded into the "
+                  "weights), accumulated; argmax after the last", per="node")]
     net = Network(domain="float", input=Input("input", graph.num_features, cfg.num_steps, cfg.coding, input_seed),
                   populations=populations, projections=projections, readout=Readout("readout"), host=host,
                   metadata={"config": config.to_dict(), "model": "DySIGN", "trained_on": graph.name,
@@ -304,11 +313,17 @@ def export_dysign(model, graph, config) -> Network:
     return validate(net)
 
 
-def host_stages_for(coding: str, graphs: List[str]) -> List[HostStage]:
-    """Encoding every input step and binding each new graph (GCN rule): the host's share per sample."""
-    return [HostStage("encode_input", "per_inference", ["input"],
-                      {"random_draws" if coding == "bernoulli" else "fp32_add": 1, "compares": 1},
-                      f"{coding} spike coding of the nonzero node features, every input step", per="nonzero_input_step"),
+def host_stages_for(coding: str, graphs: List[str], num_features: int = 0) -> List[HostStage]:
+    """Encoding the input and binding each new graph (GCN rule): the host's share per sample.
+    `num_features`: the input's width, which graded coding scales and rounds once per node."""
+    if coding == "graded":
+        encode = graded_encoding_stage(num_features)
+    else:
+        encode = HostStage("encode_input", "per_inference", ["input"],
+                           {"random_draws" if coding == "bernoulli" else "fp32_add": 1, "compares": 1},
+                           f"{coding} spike coding of the nonzero node features, every input step",
+                           per="nonzero_input_step")
+    return [encode,
             HostStage("bind_graph", "per_graph", graphs, {"fp32_add": 1, "fp32_mult": 3},
                       "GCN normalization of the sample's edges (degree count, two scalings) and "
                       "quantization of each coefficient", per="edge")]
@@ -335,5 +350,6 @@ def dysign_logits(model, net: Network, readouts) -> np.ndarray:
     """The host's classifier on a carried run's readouts (one per snapshot window): logits (N, C)."""
     from neurograph.models.dysign import readout_counts
     rates = readout_counts(readouts) / (readout_unit(net) * model.window)
+    model.eval()                                  # the classifier's standardisation: its running statistics
     with torch.no_grad():
         return model.classify(torch.as_tensor(rates, dtype=torch.float32)).numpy()

@@ -59,6 +59,15 @@ def draw_spikes(x, num_steps: int, generator, coding: str = "bernoulli", dropout
     return step * n + rows[entry], cols[entry], value
 
 
+def graded_values(x):
+    """x in [0, 1] as the graded input delivers it: the 8-bit payload round(x * GRADED_INPUT_MAX), read
+    back in float units (compile/inputs.py), so the float model sees the chip's quantized input."""
+    import torch
+
+    from neurograph.compile.inputs import GRADED_INPUT_MAX
+    return torch.round(x * GRADED_INPUT_MAX) / GRADED_INPUT_MAX
+
+
 def draw_raster(x, num_steps: int, generator, coding: str = "bernoulli"):
     """:func:`draw_spikes`'s raster (no dropout) as a dense (T, N, F) tensor of x's dtype: the same
     draws, without the event lists (for dense features such as embeddings, the events are

@@ -159,3 +159,37 @@ def test_dysign_settings_are_checked():
     cfg.model.gradient = "adjoint"
     with pytest.raises(ConfigError, match="implicit or bptt"):
         cfg.check()
+
+
+def test_classifier_refit_standardises_on_the_given_representations_and_leaves_the_spiking_layers():
+    cfg = RunConfig().with_model("dysign").model
+    cfg.hidden = 3
+    torch.manual_seed(0)
+    model = DySIGN(cfg, num_snapshots=2, num_features=4, num_classes=2)
+    y = torch.arange(40) % 2
+    reps = 0.05 * torch.rand(2, 40, 3)
+    reps[1, :, 0] += 0.06 * y                        # one feature, small and offset, separates the classes
+    spiking = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith(("classifier", "readout_norm"))}
+    model.fit_classifier(reps, y)
+    flat = reps.permute(1, 0, 2).reshape(40, -1)
+    assert torch.allclose(model.readout_norm.running_mean, flat.mean(0))
+    assert torch.allclose(model.readout_norm.running_var, flat.var(0))
+    with torch.no_grad():
+        assert torch.equal(model.classify(reps).argmax(1), y)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in spiking.items())
+
+
+def test_results_of_runs_in_separate_processes_merge_into_one_table(tmp_path):
+    import json
+    from neurograph.experiments.dysign import main
+    common = ["--dataset", "synthetic", "--num-nodes", "120", "--snapshots", "3", "--hidden", "8", "--epochs", "1",
+              "--seeds", "0", "--gradients", "implicit", "--batch-size", "32", "--no-deploy"]
+    for ratio in ("0.4", "0.6"):
+        assert main(common + ["--ratios", ratio, "--out", str(tmp_path / f"r{ratio}.md")]) == 0
+    files = [str(tmp_path / f"r{ratio}.md.json") for ratio in ("0.4", "0.6")]
+    assert main(["--merge", *files, "--out", str(tmp_path / "all.md")]) == 0
+    text = (tmp_path / "all.md").read_text()
+    assert "| Dy-SIGN (implicit) | 40% |" in text and "| Dy-SIGN (implicit) | 60% |" in text
+    assert text.count("--ratios") == 2 and "--merge" in text          # every run's command is named
+    rows = json.loads((tmp_path / "all.md.json").read_text())["rows"]
+    assert [r["ratio"] for r in rows] == [0.4, 0.6]

@@ -14,10 +14,10 @@ from neurograph.models import build_model
 from neurograph.sim.reference import prepare, run_reference, run_samples
 
 
-def exported(layers=2, leak=0.0, nodes=60, snapshots=4):
+def exported(layers=2, leak=0.0, nodes=60, snapshots=4, coding="bernoulli"):
     graph = make_evolving_sbm(nodes, 3, snapshots, 8, seed=0).with_split(0.4, 0)
     cfg = RunConfig().with_model("dysign")
-    cfg.model.hidden, cfg.model.layers, cfg.model.leak = 12, layers, leak
+    cfg.model.hidden, cfg.model.layers, cfg.model.leak, cfg.model.coding = 12, layers, leak, coding
     torch.manual_seed(0)
     model = build_model(cfg.model, graph)
     with torch.no_grad():
@@ -38,10 +38,11 @@ def test_leaky_dysign_is_refused():
         exported(leak=0.1)
 
 
-def test_float_ir_on_the_carried_stream_is_the_pytorch_model():
+@pytest.mark.parametrize("coding", ["bernoulli", "graded"])
+def test_float_ir_on_the_carried_stream_is_the_pytorch_model(coding):
     """The membranes carried from snapshot to snapshot as in training: the same logits, and without the carry
-    the later snapshots differ."""
-    graph, cfg, model, net = exported(layers=3)
+    the later snapshots differ. Graded input: the IR's 8-bit payloads are the model's quantized features."""
+    graph, cfg, model, net = exported(layers=3, coding=coding)
     samples = dysign_samples(graph)
     expected = model.inference_logits(full_batch(graph), cfg.train.input_seed).numpy()
     carried = run_samples(net, samples, carry=True)[0]
@@ -52,9 +53,10 @@ def test_float_ir_on_the_carried_stream_is_the_pytorch_model():
 
 
 @pytest.mark.lava
-def test_snapshots_with_carried_state_agree_spike_for_spike_on_lava(no_leaked_processes):
+@pytest.mark.parametrize("coding", ["bernoulli", "graded"])
+def test_snapshots_with_carried_state_agree_spike_for_spike_on_lava(coding, no_leaked_processes):
     from neurograph.sim.lava_runner import run_on_lava
-    graph, cfg, model, net = exported()
+    graph, cfg, model, net = exported(coding=coding)
     fixed = quantize_network(fold_scales(net), cfg.quant.target_threshold, cfg.quant.headroom)
     windows = prepare(fixed, dysign_samples(graph))
     reference = run_reference(fixed, windows)

@@ -157,13 +157,16 @@ def _mean_std(values) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def render(rows: list, cfg: RunConfig, command: str, dataset: str) -> str:
+def render(rows: list, cfg: RunConfig, command, dataset: str) -> str:
+    """The Markdown table; `command`: the command that made the rows, or a list of them (merged runs)."""
     ratios = sorted({r["ratio"] for r in rows})
     seeds = sorted({r["seed"] for r in rows})
     m, t = cfg.model, cfg.train
     on_dblp = dataset == "dblp"
     lines = [f"# Dy-SIGN on {dataset}: implicit differentiation vs BPTT", "",
-             f"Command: `{command}`  ", f"Machine: {platform.processor() or platform.machine()}, "
+             ("Command: " if isinstance(command, str) else "Commands (one table from several runs): ")
+             + "; ".join(f"`{c}`" for c in ([command] if isinstance(command, str) else command)) + "  ",
+             f"Machine: {platform.processor() or platform.machine()}, "
              f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)", "",
              f"Settings: hidden {m.hidden}, {m.layers} layers, K = {m.num_steps} latency steps per snapshot "
              f"(window {m.num_steps + 2 * m.layers} steps), lambda = {1 - m.leak:g}, {m.coding} input coding, "
@@ -215,6 +218,8 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=d.train.lr)
     p.add_argument("--hidden", type=int, default=d.model.hidden)
     p.add_argument("--steps", type=int, default=d.model.num_steps, help="K latency steps per snapshot")
+    p.add_argument("--coding", default=d.model.coding, choices=["bernoulli", "deterministic", "graded"],
+                   help="input coding: bernoulli spikes (the paper's) or 8-bit graded payloads (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=d.train.batch_size)
     p.add_argument("--init", default=d.model.init, choices=["default", "balanced"],
                    help="weight init; 'balanced' scales each layer's input current to the threshold (default: %(default)s)")
@@ -225,20 +230,42 @@ def main(argv=None) -> int:
     p.add_argument("--no-deploy", action="store_true")
     p.add_argument("--scale", type=int, nargs="*", default=[],
                    help="also measure one batch's training memory on evolving block models of these node counts")
+    p.add_argument("--merge", nargs="+", default=[], metavar="JSON",
+                   help="train nothing: one table from the rows of earlier runs' JSON files (runs split across "
+                        "processes)")
     p.add_argument("--out", default="docs/results-dysign.md")
     a = p.parse_args(argv)
+    command = "python -m neurograph.experiments.dysign " + " ".join(sys.argv[1:] if argv is None else argv)
+    if a.merge:
+        return merge(a.merge, Path(a.out), command)
     cfg = d
     cfg.data.name, cfg.data.num_nodes, cfg.data.num_snapshots = a.dataset, a.num_nodes, a.snapshots
     cfg.train.epochs, cfg.train.lr, cfg.train.batch_size = a.epochs, a.lr, a.batch_size
-    cfg.model.hidden, cfg.model.num_steps, cfg.model.init = a.hidden, a.steps, a.init
+    cfg.model.hidden, cfg.model.num_steps, cfg.model.init, cfg.model.coding = a.hidden, a.steps, a.init, a.coding
     cfg.check()
     rows = run(cfg, a.ratios, a.seeds, not a.no_deploy, gradients=a.gradients)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = "python -m neurograph.experiments.dysign " + " ".join(sys.argv[1:] if argv is None else argv)
     scale = memory_by_graph_size(cfg, a.scale, a.batch_size) if a.scale else []
     out.write_text(render(rows, cfg, command, a.dataset) + (render_scale(scale, a.batch_size) if scale else ""))
-    Path(str(out) + ".json").write_text(json.dumps({"config": cfg.to_dict(), "rows": rows, "scale": scale}, indent=1))
+    Path(str(out) + ".json").write_text(json.dumps({"config": cfg.to_dict(), "command": command, "rows": rows,
+                                                    "scale": scale}, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+def merge(files, out: Path, command: str) -> int:
+    """One table from several runs' JSON (same dataset and model settings; the first file's config is shown)."""
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    cfg = RunConfig.from_dict(runs[0]["config"])
+    rows = [row for run in runs for row in run["rows"]]
+    datasets = {row["dataset"] for row in rows}
+    if len(datasets) != 1:
+        raise SystemExit(f"--merge: the files hold rows of several datasets {sorted(datasets)}; merge one at a time")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(rows, cfg, [run.get("command", "?") for run in runs] + [command], datasets.pop()))
+    Path(str(out) + ".json").write_text(json.dumps({"config": cfg.to_dict(), "command": command, "merged": files,
+                                                    "rows": rows, "scale": []}, indent=1))
     print(f"wrote {out}")
     return 0
 

@@ -36,6 +36,7 @@ from typing import Callable, Dict, List
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from neurograph.config import ModelConfig
@@ -74,6 +75,11 @@ class DySIGN(nn.Module):
         self.feedback = nn.Linear(h, h, bias=False)                               # W^1
         self.transforms = nn.ModuleList(nn.Linear(h, h, bias=False) for _ in range(cfg.layers - 1))  # F^2..F^L
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(h)) for _ in range(cfg.layers))
+        # the rates reach the classifier standardised per feature (batch statistics while training, running
+        # ones after, which the host folds into the classifier's weights): raw rates average about 0.07 and
+        # on DBLP Adam then fits the classifier several times more slowly (an ablation in
+        # docs/results-dysign-dblp.md)
+        self.readout_norm = nn.BatchNorm1d(num_snapshots * h)
         self.classifier = nn.Linear(num_snapshots * h, num_classes)
         self.trace: Dict[str, dict] = {}
 
@@ -110,8 +116,7 @@ class DySIGN(nn.Module):
         device = self.biases[0].device
         graph = adjacency(*batch.snapshots[t], batch.num_nodes)
         generator = torch.Generator(device=device).manual_seed(seed)
-        from neurograph.encoding import draw_raster
-        spikes = draw_raster(batch.features(t).to(device), K, generator, self.cfg.coding)
+        spikes = self.input_window(batch.features(t).to(device), generator)
         with torch.no_grad():
             for l in range(self.cfg.layers):
                 linear = self.input_transform if l == 0 else self.transforms[l - 1]
@@ -247,25 +252,59 @@ class DySIGN(nn.Module):
         return torch.stack(reps)
 
     def classify(self, reps: torch.Tensor) -> torch.Tensor:
-        """Logits (n, C) from representations (T, n, H): FC over the concatenated snapshots."""
-        return self.classifier(reps.permute(1, 0, 2).reshape(reps.shape[1], -1))
+        """Logits (n, C) from representations (T, n, H): FC over the concatenated, standardised snapshots."""
+        return self.classifier(self.readout_norm(reps.permute(1, 0, 2).reshape(reps.shape[1], -1)))
+
+    def fit_classifier(self, reps: torch.Tensor, y: torch.Tensor, iterations: int = 100, l2: float = 1e-3) -> None:
+        """Fit the classifier to representations (T, n, H) of labelled nodes: the standardisation's
+        statistics become theirs, then L-BFGS on the cross-entropy (plus l2/2 ||W||^2) from the current
+        weights. The spiking layers are untouched."""
+        x = reps.permute(1, 0, 2).reshape(reps.shape[1], -1).detach()
+        norm = self.readout_norm
+        with torch.no_grad():
+            norm.running_mean.copy_(x.mean(dim=0))
+            norm.running_var.copy_(x.var(dim=0))
+            norm.weight.fill_(1.0)
+            norm.bias.zero_()
+        norm.eval()
+        z = norm(x).detach()
+        opt = torch.optim.LBFGS(self.classifier.parameters(), max_iter=iterations, history_size=10,
+                                line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(self.classifier(z), y) + 0.5 * l2 * self.classifier.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            opt.step(closure)
 
     # ---- inputs --------------------------------------------------------------------------------
+    def input_window(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The K input steps (K, n, F) of features x: a raster drawn by torch (spike codings, training
+        only), or for graded input the 8-bit values on every step, as deployed (no randomness)."""
+        from neurograph.encoding import draw_raster, graded_values
+        if self.cfg.coding == "graded":
+            return graded_values(x).expand(self.cfg.num_steps, *x.shape)
+        return draw_raster(x, self.cfg.num_steps, generator, self.cfg.coding)
+
     def train_logits(self, batch, epoch: int, seed: int) -> torch.Tensor:
         """Logits of the batch's targets on a fresh input raster per (seed, epoch, snapshot), drawn by torch."""
-        from neurograph.encoding import draw_raster
         device = self.biases[0].device
 
         def spikes(t):
             generator = torch.Generator(device=device).manual_seed((seed * 100_003 + epoch) * 1_009 + t + 1)
-            return draw_raster(batch.features(t).to(device), self.cfg.num_steps, generator, self.cfg.coding)
+            return self.input_window(batch.features(t).to(device), generator)
 
         return self.classify(self.representations(batch, spikes))
 
     def deployed_spikes(self, batch, input_seed: int) -> Callable[[int], torch.Tensor]:
-        """The deployed raster of every snapshot: the IR's encoding with the network's seed, per window."""
+        """The deployed input of every snapshot: the IR's encoding with the network's seed, per window."""
         from neurograph.encoding import encode
         device = self.biases[0].device
+        if self.cfg.coding == "graded":
+            return lambda t: self.input_window(batch.features(t).to(device), None)
         return lambda t: torch.as_tensor(encode(batch.features(t).cpu().numpy(), self.cfg.num_steps, input_seed,
                                                 self.cfg.coding), dtype=torch.float32, device=device)
 

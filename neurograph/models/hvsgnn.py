@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurograph.compile.inputs import GRADED_INPUT_MAX
+from neurograph.encoding import graded_values
 from neurograph.config import ModelConfig
 from neurograph.layers import GRAPH_CONV_DELAY     # dense transform, then aggregation: one delay each
 
@@ -200,7 +200,7 @@ class HVSGNN(nn.Module):
         """Node embeddings (N, hidden) and the mean firing of each spiking boundary (for the SLF)."""
         adjacency = edges.matrix(x.shape[0])
         # the deployed input: 8-bit graded payloads (compile/inputs.py), read back in float units
-        h = torch.round(x * GRADED_INPUT_MAX) / GRADED_INPUT_MAX
+        h = graded_values(x)
         steps = self.run_steps
         if self.spiking:
             window = torch.zeros((steps,) + h.shape, dtype=h.dtype, device=h.device)
