@@ -308,9 +308,14 @@ class DySIGN(nn.Module):
         return lambda t: torch.as_tensor(encode(batch.features(t).cpu().numpy(), self.cfg.num_steps, input_seed,
                                                 self.cfg.coding), dtype=torch.float32, device=device)
 
+    def deployed_representations(self, batch, input_seed: int, record: bool = False) -> torch.Tensor:
+        """The representations (T, n, H) on the deployed input, without gradients."""
+        with torch.no_grad():
+            return self.representations(batch, self.deployed_spikes(batch, input_seed), record)
+
     def inference_logits(self, batch, input_seed: int, record: bool = False) -> torch.Tensor:
         with torch.no_grad():
-            return self.classify(self.representations(batch, self.deployed_spikes(batch, input_seed), record))
+            return self.classify(self.deployed_representations(batch, input_seed, record))
 
 
 def readout_counts(readouts: List[np.ndarray]) -> np.ndarray:
