@@ -346,10 +346,16 @@ def readout_unit(net: Network) -> float:
     return float(int(shift(np.asarray(pr.weight, dtype=np.int64)[0, 0], pr.exponent)) << ACT_SHIFT)
 
 
-def dysign_logits(model, net: Network, readouts) -> np.ndarray:
-    """The host's classifier on a carried run's readouts (one per snapshot window): logits (N, C)."""
+def dysign_representations(model, net: Network, readouts) -> torch.Tensor:
+    """A carried run's readouts (one per snapshot window) as the model's representations (T, N, H): each
+    window's spike counts over the window's steps."""
     from neurograph.models.dysign import readout_counts
     rates = readout_counts(readouts) / (readout_unit(net) * model.window)
+    return torch.as_tensor(rates, dtype=torch.float32)
+
+
+def dysign_logits(model, net: Network, readouts) -> np.ndarray:
+    """The host's classifier on a carried run's readouts: logits (N, C)."""
     model.eval()                                  # the classifier's standardisation: its running statistics
     with torch.no_grad():
-        return model.classify(torch.as_tensor(rates, dtype=torch.float32)).numpy()
+        return model.classify(dysign_representations(model, net, readouts)).numpy()

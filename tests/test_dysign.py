@@ -8,7 +8,7 @@ from neurograph.config import ConfigError, RunConfig
 from neurograph.data.dynamic import make_evolving_sbm
 from neurograph.data.dynamic_loader import DynamicNeighborSampler, full_batch
 from neurograph.models import build_model
-from neurograph.models.dysign import DySIGN, adjacency
+from neurograph.models.dysign import READOUT_MIN_STD_SPIKES, DySIGN, adjacency
 
 
 def tiny_model(hidden=4, layers=2, iterations=60):
@@ -176,6 +176,14 @@ def test_classifier_refit_standardises_on_the_given_representations_and_leaves_t
     assert torch.allclose(model.readout_norm.running_var, flat.var(0))
     with torch.no_grad():
         assert torch.equal(model.classify(reps).argmax(1), y)
+        # a feature that never varies: one spike more moves it by 1 / READOUT_MIN_STD_SPIKES standard units
+        flat[:, 1] = 0.2
+        model.fit_classifier(flat.reshape(40, 2, 3).permute(1, 0, 2), y)
+        one_spike = flat.clone()
+        one_spike[0, 1] += 1.0 / model.window
+        moved = model.readout_norm(one_spike) - model.readout_norm(flat)
+        assert torch.allclose(moved[0, 1], torch.tensor(1.0 / READOUT_MIN_STD_SPIKES))
+        assert torch.count_nonzero(moved) == 1
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in spiking.items())
 
 

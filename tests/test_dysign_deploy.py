@@ -81,6 +81,7 @@ def test_demo_runs_the_whole_path_on_an_evolving_block_model(tmp_path, capsys, n
     assert summary["config"]["data"]["name"] == "synthetic" and summary["config"]["train"]["epochs"] == 2
     assert summary["config"]["model"]["hidden"] == 16 and summary["config"]["train"]["batch_size"] == 128
     assert summary["deployed"]["agreement"] == 1.0
+    assert 0.0 <= summary["deployed"]["deployed_classifier_refit"]["macro_f1"] <= 100.0
     assert (tmp_path / "network.npz").is_file() and (tmp_path / "samples.npz").is_file()
     assert "spike agreement" in capsys.readouterr().out
 
