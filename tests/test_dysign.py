@@ -201,3 +201,17 @@ def test_results_of_runs_in_separate_processes_merge_into_one_table(tmp_path):
     assert text.count("--ratios") == 2 and "--merge" in text          # every run's command is named
     rows = json.loads((tmp_path / "all.md.json").read_text())["rows"]
     assert [r["ratio"] for r in rows] == [0.4, 0.6]
+
+
+def test_width_probe_fits_only_the_classifier_and_writes_a_row_per_width(tmp_path):
+    import json
+    from neurograph.experiments.dysign_width import main
+    out = tmp_path / "width.md"
+    assert main(["--dataset", "synthetic", "--hidden", "4", "16", "--batch-size", "64", "--out", str(out)]) == 0
+    rows = json.loads((tmp_path / "width.md.json").read_text())["rows"]
+    assert [r["model"].split(",")[1].strip() for r in rows[2:]] == ["hidden 4", "hidden 16"]
+    # the block model's features carry the class: the classifier alone separates it
+    assert rows[0]["test"]["macro_f1"] > 90
+    # the untrained network's readouts are fitted, not chance (four classes: 25 %)
+    assert rows[3]["test"]["macro_f1"] > 50
+    assert "| untrained Dy-SIGN, hidden 16, classifier fitted |" in out.read_text()

@@ -181,7 +181,7 @@ def render(rows: list, cfg: RunConfig, command, dataset: str) -> str:
              f"Settings: hidden {m.hidden}, {m.layers} layers, K = {m.num_steps} latency steps per snapshot "
              f"(window {m.num_steps + 2 * m.layers} steps), lambda = {1 - m.leak:g}, {m.coding} input coding, "
              f"{m.init} init, "
-             f"{t.epochs} epochs, lr {t.lr:g}, batch {t.batch_size} targets, fanout {t.fanout} (outward), "
+             f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}, lr {t.lr:g}, batch {t.batch_size} targets, fanout {t.fanout} (outward), "
              f"seeds {seeds}; test Macro/Micro-F1 (%) of the deployed form on the whole graph, the epoch chosen "
              f"by validation Macro-F1.", "",
              "| model | train ratio | Macro-F1 | Micro-F1 | paper Macro-F1 (DBLP) | paper Micro-F1 (DBLP) | "

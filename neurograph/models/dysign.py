@@ -293,18 +293,7 @@ class DySIGN(nn.Module):
             norm.running_mean.copy_(x.mean(dim=0))
             norm.running_var.copy_(x.var(dim=0))
         norm.eval()
-        z = norm(x).detach()
-        opt = torch.optim.LBFGS(self.classifier.parameters(), max_iter=iterations, history_size=10,
-                                line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = F.cross_entropy(self.classifier(z), y) + 0.5 * l2 * self.classifier.weight.pow(2).sum()
-            loss.backward()
-            return loss
-
-        with torch.enable_grad():
-            opt.step(closure)
+        fit_linear(self.classifier, norm(x).detach(), y, iterations, l2)
 
     # ---- inputs --------------------------------------------------------------------------------
     def input_window(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -342,6 +331,20 @@ class DySIGN(nn.Module):
     def inference_logits(self, batch, input_seed: int, record: bool = False) -> torch.Tensor:
         with torch.no_grad():
             return self.classify(self.deployed_representations(batch, input_seed, record))
+
+
+def fit_linear(linear: nn.Linear, z: torch.Tensor, y: torch.Tensor, iterations: int = 100, l2: float = 1e-3) -> None:
+    """L-BFGS on the cross-entropy of linear(z) against y plus l2/2 ||W||^2, from `linear`'s current weights."""
+    opt = torch.optim.LBFGS(linear.parameters(), max_iter=iterations, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(linear(z), y) + 0.5 * l2 * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
 
 
 def readout_counts(readouts: List[np.ndarray]) -> np.ndarray:
