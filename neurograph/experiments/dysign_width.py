@@ -39,12 +39,12 @@ def features_only(graph, steps) -> dict:
 def untrained(cfg: RunConfig, graph) -> dict:
     """Validation/test F1 of the balanced-init network with only its classifier fitted."""
     from neurograph.data.dynamic_loader import DynamicNeighborSampler
-    from neurograph.dynamic_train import evaluate
+    from neurograph.dynamic_train import evaluate, parse_hops
     from neurograph.models import build_model
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, graph)
     train = torch.as_tensor(np.flatnonzero(graph.masks["train"]))
-    sampler = DynamicNeighborSampler(graph, (5, 2))
+    sampler = DynamicNeighborSampler(graph, parse_hops(cfg.train.fanout))
     model.initialize(sampler.sample(train[:cfg.train.batch_size], torch.Generator().manual_seed(cfg.train.seed)),
                      cfg.train.seed)
     return evaluate(model, graph, cfg, refit=True)
