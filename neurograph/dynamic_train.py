@@ -99,6 +99,14 @@ def evaluate(model, graph, cfg: RunConfig, batch=None, refit: bool = False) -> D
     return {split: f1_scores(pred[m], graph.y[m]) for split, m in graph.masks.items()}
 
 
+def calibration_batch(graph, cfg: RunConfig, sampler):
+    """The batch the balanced init calibrates on: the first `batch_size` training nodes, sampled by `sampler`
+    with the run's seed."""
+    train_nodes = torch.as_tensor(np.flatnonzero(graph.masks["train"]), device=sampler.device)
+    return sampler.sample(train_nodes[:cfg.train.batch_size],
+                          torch.Generator(device=sampler.device).manual_seed(cfg.train.seed))
+
+
 def train_dynamic(model, graph, cfg: RunConfig, progress: bool = True) -> DynamicTrainResult:
     """Trains `model` on `graph`'s training nodes; returns it on the CPU with the selected epoch's weights."""
     from neurograph.data.dynamic_loader import DynamicNeighborSampler, full_batch
@@ -111,9 +119,7 @@ def train_dynamic(model, graph, cfg: RunConfig, progress: bool = True) -> Dynami
     whole = full_batch(graph, device)
     train_nodes = torch.as_tensor(np.flatnonzero(graph.masks["train"]), device=device)
     sampler = DynamicNeighborSampler(graph, parse_hops(t.fanout), device) if t.batch_size > 0 else None
-    first = sampler.sample(train_nodes[:t.batch_size], torch.Generator(device=device).manual_seed(t.seed)) \
-        if sampler is not None else whole
-    model.initialize(first, t.seed)
+    model.initialize(calibration_batch(graph, cfg, sampler) if sampler is not None else whole, t.seed)
     best, best_state, best_epoch, history = None, None, -1, []
     seconds, peak = 0.0, 0
     epochs = range(t.epochs)

@@ -39,13 +39,11 @@ def features_only(graph, steps) -> dict:
 def untrained(cfg: RunConfig, graph) -> dict:
     """Validation/test F1 of the balanced-init network with only its classifier fitted."""
     from neurograph.data.dynamic_loader import DynamicNeighborSampler
-    from neurograph.dynamic_train import evaluate, parse_hops
+    from neurograph.dynamic_train import calibration_batch, evaluate, parse_hops
     from neurograph.models import build_model
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, graph)
-    train = torch.as_tensor(np.flatnonzero(graph.masks["train"]))
-    sampler = DynamicNeighborSampler(graph, parse_hops(cfg.train.fanout))
-    model.initialize(sampler.sample(train[:cfg.train.batch_size], torch.Generator().manual_seed(cfg.train.seed)),
+    model.initialize(calibration_batch(graph, cfg, DynamicNeighborSampler(graph, parse_hops(cfg.train.fanout))),
                      cfg.train.seed)
     return evaluate(model, graph, cfg, refit=True)
 
@@ -57,10 +55,13 @@ def main(argv=None) -> int:
     p.add_argument("--ratio", type=float, default=0.4, help="training ratio (default: %(default)s)")
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 128, 256, 512])
     p.add_argument("--steps", type=int, default=5, help="K latency steps per snapshot (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=256, help="the init's calibration batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="the init's calibration batch, as training's first (positive; default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="docs/results/dysign-width.md")
     a = p.parse_args(argv)
+    if a.batch_size < 1:
+        p.error(f"--batch-size must be positive (the init calibrates on a sampled batch), got {a.batch_size}")
     cfg = RunConfig().with_model("dysign")
     cfg.data.name, cfg.data.train_ratio, cfg.data.seed, cfg.train.seed = a.dataset, a.ratio, a.seed, a.seed
     cfg.model.coding, cfg.model.init, cfg.model.num_steps, cfg.train.batch_size = "graded", "balanced", a.steps, a.batch_size
