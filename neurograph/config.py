@@ -106,6 +106,9 @@ class DataConfig:
     # snapshots of the synthetic evolving block model
     train_ratio: float = 0.4
     num_snapshots: int = 6
+    # DBLP's DeepWalk features: None fits them with `seed` (each seed its own features); an int fits them once
+    # for every seed, as SpikeNet's feature script does (then the seeds vary the split and the training)
+    feature_seed: Optional[int] = None
 
 
 @dataclass
@@ -202,6 +205,9 @@ class RunConfig:
              "an integer >= 0"),
             ("model.layers", "--layers", m.name != "dysign" or m.layers >= 2,
              "at least 2 for dysign (its feedback runs from the last layer to the first)"),
+            ("data.feature_seed", "--feature-seed", d.feature_seed is None
+             or (_int(d.feature_seed) and d.feature_seed >= 0 and d.name.lower() == "dblp"),
+             "unset, or an integer >= 0 with dblp (the seed of its DeepWalk features)"),
             ("data.train_ratio", "", _real(d.train_ratio) and 0.0 < d.train_ratio < 0.95, "in (0, 0.95)"),
             ("model.surrogate_width", "", _real(m.surrogate_width) and m.surrogate_width > 0,
              "a positive number"),

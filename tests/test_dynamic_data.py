@@ -28,6 +28,18 @@ def test_dblp_snapshots_as_spikenet_builds_them(tmp_path):
         g.edges(27)
 
 
+def test_a_feature_seed_fixes_dblps_deepwalk_while_the_seed_moves_the_split(tmp_path):
+    from neurograph.config import DataConfig
+    from neurograph.data.dynamic import load_dynamic
+    own = load_dynamic(DataConfig(name="dblp", cache=str(tmp_path), seed=3))
+    shared = load_dynamic(DataConfig(name="dblp", cache=str(tmp_path), seed=3, feature_seed=0))
+    first = load_dynamic(DataConfig(name="dblp", cache=str(tmp_path), seed=0))
+    assert own.features.seed == 3 and shared.features.seed == 0
+    assert shared.features.folder == first.features.folder            # one cache: fitted once for every seed
+    assert np.array_equal(shared.masks["train"], own.masks["train"])  # the split follows the seed
+    assert not np.array_equal(shared.masks["train"], first.masks["train"])
+
+
 def test_dblp_missing_files_are_a_clear_error(tmp_path):
     from neurograph.data.planetoid import DatasetNotFoundError
     with pytest.raises(DatasetNotFoundError, match="DBLP files not found"):

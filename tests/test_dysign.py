@@ -159,6 +159,10 @@ def test_dysign_settings_are_checked():
     cfg.model.gradient = "adjoint"
     with pytest.raises(ConfigError, match="implicit or bptt"):
         cfg.check()
+    cfg = RunConfig().with_model("dysign")
+    cfg.data.name, cfg.data.feature_seed = "synthetic", 0         # only DBLP's features have a seed of their own
+    with pytest.raises(ConfigError, match="--feature-seed.*with dblp"):
+        cfg.check()
 
 
 def test_classifier_refit_standardises_on_the_given_representations_and_leaves_the_spiking_layers():
@@ -197,10 +201,12 @@ def test_results_of_runs_in_separate_processes_merge_into_one_table(tmp_path):
     files = [str(tmp_path / f"r{ratio}.md.json") for ratio in ("0.4", "0.6")]
     assert main(["--merge", *files, "--out", str(tmp_path / "all.md")]) == 0
     text = (tmp_path / "all.md").read_text()
-    assert "| Dy-SIGN (implicit) | 40% |" in text and "| Dy-SIGN (implicit) | 60% |" in text
+    assert "| Dy-SIGN (implicit) | 40% | 1 |" in text and "| Dy-SIGN (implicit) | 60% | 1 |" in text
     assert text.count("--ratios") == 2 and "--merge" in text          # every run's command is named
     rows = json.loads((tmp_path / "all.md.json").read_text())["rows"]
     assert [r["ratio"] for r in rows] == [0.4, 0.6]
+    with pytest.raises(SystemExit, match=r"\('implicit', 0.4, 0\)\] appear in more than one row"):
+        main(["--merge", files[0], *files, "--out", str(tmp_path / "twice.md")])
 
 
 def test_width_probe_fits_only_the_classifier_and_writes_a_row_per_width(tmp_path):

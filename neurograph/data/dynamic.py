@@ -181,7 +181,7 @@ def load_dynamic(cfg) -> DynamicGraph:
     """The dynamic graph a DataConfig names ('dblp' or 'synthetic'), with its split."""
     name = cfg.name.lower()
     if name == "dblp":
-        graph = load_dblp_dynamic(cfg.root, cfg.cache, cfg.seed)
+        graph = load_dblp_dynamic(cfg.root, cfg.cache, cfg.seed if cfg.feature_seed is None else cfg.feature_seed)
     elif name == "synthetic":
         graph = make_evolving_sbm(cfg.num_nodes, cfg.num_classes, cfg.num_snapshots, cfg.num_features,
                                   cfg.avg_degree, cfg.homophily, seed=cfg.seed)

@@ -182,10 +182,14 @@ def render(rows: list, cfg: RunConfig, command, dataset: str) -> str:
              f"(window {m.num_steps + 2 * m.layers} steps), lambda = {1 - m.leak:g}, {m.coding} input coding, "
              f"{m.init} init, "
              f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}, lr {t.lr:g}, batch {t.batch_size} targets, fanout {t.fanout} (outward), "
-             f"seeds {seeds}; test Macro/Micro-F1 (%) of the deployed form on the whole graph, the epoch chosen "
+             f"seeds {seeds}"
+             + ("" if not on_dblp else "; DeepWalk features fitted per seed" if cfg.data.feature_seed is None
+                else f"; DeepWalk features fitted once with seed {cfg.data.feature_seed}, the seeds varying the split "
+                     f"and the training")
+             + "; test Macro/Micro-F1 (%) of the deployed form on the whole graph, the epoch chosen "
              f"by validation Macro-F1.", "",
-             "| model | train ratio | Macro-F1 | Micro-F1 | paper Macro-F1 (DBLP) | paper Micro-F1 (DBLP) | "
-             "autograd memory (MB) | s / epoch |", "|---|---|---|---|---|---|---|---|"]
+             "| model | train ratio | seeds | Macro-F1 | Micro-F1 | paper Macro-F1 (DBLP) | paper Micro-F1 (DBLP) | "
+             "autograd memory (MB) | s / epoch |", "|---|---|---|---|---|---|---|---|---|"]
     for gradient in ("implicit", "bptt"):
         for ratio in ratios:
             sel = [r for r in rows if r["gradient"] == gradient and r["ratio"] == ratio]
@@ -193,7 +197,7 @@ def render(rows: list, cfg: RunConfig, command, dataset: str) -> str:
                 continue
             k = {0.4: 0, 0.6: 1, 0.8: 2}.get(ratio) if on_dblp else None
             paper = ["-", "-"] if k is None else [f"{PAPER[gradient][kind][k]:.2f}" for kind in ("macro", "micro")]
-            lines.append(f"| {LABELS[gradient]} | {ratio:.0%} | {_mean_std([r['test']['macro_f1'] for r in sel])} | "
+            lines.append(f"| {LABELS[gradient]} | {ratio:.0%} | {len(sel)} | {_mean_std([r['test']['macro_f1'] for r in sel])} | "
                          f"{_mean_std([r['test']['micro_f1'] for r in sel])} | "
                          f"{paper[0]} | {paper[1]} | "
                          f"{statistics.mean(r['autograd_mb'] for r in sel):,.0f} | "
@@ -239,6 +243,9 @@ def main(argv=None) -> int:
                    help="weight init; 'balanced' scales each layer's input current to the threshold (default: %(default)s)")
     p.add_argument("--num-nodes", type=int, default=d.data.num_nodes, help="synthetic graph's nodes")
     p.add_argument("--snapshots", type=int, default=d.data.num_snapshots, help="synthetic graph's snapshots")
+    p.add_argument("--feature-seed", type=int, default=None,
+                   help="dblp: fit the DeepWalk features once with this seed for every seed (default: each seed "
+                        "its own)")
     p.add_argument("--gradients", nargs="+", default=["implicit", "bptt"], choices=["implicit", "bptt"],
                    help="which trainings to run (default: both)")
     p.add_argument("--no-deploy", action="store_true")
@@ -254,6 +261,7 @@ def main(argv=None) -> int:
         return merge(a.merge, Path(a.out), command)
     cfg = d
     cfg.data.name, cfg.data.num_nodes, cfg.data.num_snapshots = a.dataset, a.num_nodes, a.snapshots
+    cfg.data.feature_seed = a.feature_seed
     cfg.train.epochs, cfg.train.lr, cfg.train.batch_size = a.epochs, a.lr, a.batch_size
     cfg.model.hidden, cfg.model.num_steps, cfg.model.init, cfg.model.coding = a.hidden, a.steps, a.init, a.coding
     cfg.check()
@@ -276,6 +284,11 @@ def merge(files, out: Path, command: str) -> int:
     datasets = {row["dataset"] for row in rows}
     if len(datasets) != 1:
         raise SystemExit(f"--merge: the files hold rows of several datasets {sorted(datasets)}; merge one at a time")
+    runs_of = [(row["gradient"], row["ratio"], row["seed"]) for row in rows]
+    twice = sorted({key for key in runs_of if runs_of.count(key) > 1})
+    if twice:
+        raise SystemExit(f"--merge: (gradient, ratio, seed) {twice} appear in more than one row; pass each run's "
+                         f"file once")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(rows, cfg, [run.get("command", "?") for run in runs] + [command], datasets.pop()))
     Path(str(out) + ".json").write_text(json.dumps({"config": cfg.to_dict(), "command": command, "merged": files,
