@@ -179,7 +179,7 @@ def test_spiking_loss_adds_beta_times_the_activity_gradient():
         torch.manual_seed(0)
         pred, rate = model(x, edges, batch, 2)
         (torch.nn.functional.mse_loss(pred, y) + beta * rate).backward()
-        return torch.cat([p.grad.flatten() for p in model.convs[0].parameters()]), float(rate)
+        return torch.cat([p.grad.flatten() for p in model.convs[0].parameters()]), float(rate.detach())
     g0, rate = grads(0.0)
     g1, _ = grads(1.0)
     g3, _ = grads(3.0)
@@ -192,7 +192,7 @@ def test_spiking_loss_adds_beta_times_the_activity_gradient():
         r.backward()
         opt.step()
     _, after = model(x, edges, batch, 2)
-    assert float(after) < rate
+    assert float(after.detach()) < rate
 
 
 def test_graph_samples_round_trip_with_targets_and_graph_index(tmp_path):
